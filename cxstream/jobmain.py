@@ -1,0 +1,66 @@
+"""Command-line entry point shared by every jobs/<name>.py file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from cxstream import broker
+from cxstream.ddl import STARTUP_MODES
+from cxstream.profiles import PROFILES, make_profile
+from cxstream.topics import ensure_topics, suite_topics
+
+if TYPE_CHECKING:
+    from cxstream.runtime import JobSpec
+
+
+def add_job_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", choices=PROFILES, default="local",
+                        help="which connectors back the tables (default: local)")
+    parser.add_argument("--bootstrap-servers", help="Kafka bootstrap servers; default: "
+                        f"${broker.ENV_BOOTSTRAP}, else the local broker (started if needed)")
+    parser.add_argument("--format", choices=("avro", "json"), default=None,
+                        help="wire format of the cx.events.* and output topics (default: avro)")
+    parser.add_argument("--topic-prefix", default=None, help="prefix every topic name (isolation)")
+    parser.add_argument("--startup-mode", choices=STARTUP_MODES, default="earliest-offset",
+                        help="where sources start when not restoring from a savepoint")
+    parser.add_argument("--parallelism", type=int, default=1)
+    parser.add_argument("--from-savepoint", metavar="PATH", help="restore state and offsets from it")
+    parser.add_argument("--checkpoint-interval", default="10 s", help="e.g. '10 s'; 'off' disables")
+
+
+def options_from_args(args: argparse.Namespace):  # -> RunOptions
+    from cxstream.runtime import RunOptions
+
+    return RunOptions(
+        startup_mode=args.startup_mode,
+        parallelism=args.parallelism,
+        restore_from=args.from_savepoint,
+        checkpoint_interval=None if args.checkpoint_interval == "off" else args.checkpoint_interval,
+    )
+
+
+def main(spec: JobSpec, argv: list[str] | None = None) -> int:
+    from cxstream.runtime import build
+
+    parser = argparse.ArgumentParser(prog=f"jobs/{spec.name}.py", description=spec.description)
+    add_job_arguments(parser)
+    parser.add_argument("--explain", action="store_true", help="print the optimized plan and exit")
+    args = parser.parse_args(argv)
+    bootstrap = broker.resolve_bootstrap(args.bootstrap_servers, start_local=args.profile == "local")
+    profile = make_profile(args.profile, bootstrap, args.format, args.topic_prefix)
+    ensure_topics(bootstrap, suite_topics(profile.topic_prefix, profile.partitions))
+    pipeline = build([spec], profile, options_from_args(args), job_name=f"cxstream-{spec.name}")
+    if args.explain:
+        print(pipeline.explain())
+        return 0
+    result = pipeline.execute()
+    client = result.get_job_client()
+    print(f"submitted {spec.name}: job id {client.get_job_id()}", file=sys.stderr)
+    try:
+        result.wait()
+    except KeyboardInterrupt:
+        print("stopping…", file=sys.stderr)
+        client.cancel().result()
+    return 0

@@ -1,0 +1,236 @@
+"""Assemble and run cxstream jobs on Flink.
+
+A job is declared in jobs/<name>.py as a JobSpec: the contracts it reads and writes, its SQL files
+and its UDF modules. This module turns one or more specs into one Flink pipeline:
+
+  <input>_raw      the Kafka source table (from ddl.TableRenderer)
+  <input>_checked  the same rows plus dlq_reason, the first broken contract rule or NULL
+  <input>          the valid rows, which is what sql/ reads
+  dlq              where invalid rows go, with their reason, via a generated INSERT
+  <output>         the sink tables that sql/ writes
+
+Several specs can share one Flink job (``cxstream run`` does, so the suite reads each input once);
+on a cluster each job is submitted on its own.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cxstream import contracts, sqlfiles, validation
+from cxstream.ddl import SourceOptions, TableRenderer
+from cxstream.paths import JOBS_DIR, REPO_ROOT, sub_dir
+from cxstream.profiles import Profile
+
+if TYPE_CHECKING:
+    from pyflink.table import StatementSet, TableEnvironment, TableResult
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    description: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    sql_files: tuple[str, ...]
+    udf_modules: tuple[str, ...] = ()  # modules in udfs/, each with register(t_env)
+    # Append-only sinks that reuse a contract's shape on another topic: (contract, table, topic).
+    copy_sinks: tuple[tuple[str, str, str], ...] = ()
+
+
+@dataclass
+class RunOptions:
+    startup_mode: str = "earliest-offset"
+    startup_timestamp_ms: int | None = None
+    bounded: bool = False
+    parallelism: int = 1
+    checkpoint_interval: str | None = "10 s"
+    restore_from: str | None = None  # savepoint or retained checkpoint path
+    group_id: str | None = None
+    extra_config: dict[str, str] = field(default_factory=dict)
+
+
+def load_spec(name: str) -> JobSpec:
+    """The JobSpec declared in jobs/<name>.py."""
+    path = JOBS_DIR / f"{name}.py"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in JOBS_DIR.glob("*.py") if not p.stem.startswith("_")))
+        raise KeyError(f"no job {name!r} in {JOBS_DIR} (known: {known})")
+    module_spec = importlib.util.spec_from_file_location(f"cxstream_jobs.{name}", path)
+    assert module_spec and module_spec.loader
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module.SPEC
+
+
+def suite_job_names() -> list[str]:
+    """Jobs that make up the suite, in pipeline order (jobs/ files whose SPEC sets suite=...)."""
+    order = ["signals"]
+    return [n for n in order if (JOBS_DIR / f"{n}.py").exists()]
+
+
+def flink_config(profile: Profile, opts: RunOptions, pipeline_name: str) -> dict[str, str]:
+    """Flink configuration for a job. Kept as data so it is visible in tests and `--explain`."""
+    from cxstream.jars import ensure_jars
+
+    conf = {
+        "pipeline.name": pipeline_name,
+        "parallelism.default": str(opts.parallelism),
+        # Window boundaries are computed in the session time zone; UTC keeps them unambiguous.
+        "table.local-time-zone": "UTC",
+        # A partition with no traffic must not hold back the event-time clock of the others.
+        "table.exec.source.idle-timeout": "5 s",
+        "python.executable": sys.executable,
+        "python.client.executable": sys.executable,
+        "python.fn-execution.bundle.time": "50",
+        "restart-strategy.type": "fixed-delay",
+        "restart-strategy.fixed-delay.attempts": "20",
+        "restart-strategy.fixed-delay.delay": "2 s",
+        "state.backend.type": "hashmap",
+        "execution.checkpointing.dir": (sub_dir("checkpoints") / pipeline_name).as_uri(),
+        "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
+        "taskmanager.memory.process.size": "2g",
+    }
+    if profile.name == "local":
+        conf["pipeline.jars"] = ensure_jars().urls()
+    if opts.checkpoint_interval:
+        conf["execution.checkpointing.interval"] = opts.checkpoint_interval
+    if opts.restore_from:
+        conf["execution.state-recovery.path"] = opts.restore_from
+    conf["python.files"] = str(REPO_ROOT / "udfs")
+    conf.update(opts.extra_config)
+    return conf
+
+
+def create_table_env(conf: dict[str, str]) -> TableEnvironment:
+    from pyflink.table import EnvironmentSettings, TableEnvironment
+
+    t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+    config = t_env.get_config()
+    for key, value in conf.items():
+        config.set(key, value)
+    return t_env
+
+
+def _dlq_route_sql(contract: contracts.Contract, job: str, checked_view: str) -> str:
+    """INSERT that sends rows breaking the contract to the DLQ with their reason."""
+    payload_fields = [f for f in contract.fields if not isinstance(f.base_type, dict)
+                      or f.base_type.get("logicalType")]
+    pairs = ", ".join(f"KEY '{f.name}' VALUE CAST(`{f.name}` AS STRING)" for f in payload_fields)
+    return (
+        f"INSERT INTO `dlq`\n"
+        f"SELECT kafka_topic, kafka_partition, kafka_offset, kafka_timestamp, dlq_reason, 'validate',\n"
+        f"       '{job}', JSON_OBJECT({pairs}), CURRENT_TIMESTAMP\n"
+        f"FROM `{checked_view}` WHERE dlq_reason IS NOT NULL"
+    )
+
+
+class Pipeline:
+    """Tables, views and INSERTs of one Flink job, built from one or more JobSpecs."""
+
+    def __init__(self, t_env: TableEnvironment, profile: Profile, opts: RunOptions, job_name: str) -> None:
+        self.t_env = t_env
+        self.profile = profile
+        self.opts = opts
+        self.job_name = job_name
+        self.renderer = TableRenderer(profile)
+        self.statements: StatementSet = t_env.create_statement_set()
+        self.inserts: list[str] = []
+        self._tables: set[str] = set()
+        self._udf_modules: set[str] = set()
+
+    def _execute_ddl(self, sql: str) -> None:
+        self.t_env.execute_sql(sql)
+
+    def add_input(self, contract_name: str) -> None:
+        c = contracts.load(contract_name)
+        if c.table in self._tables:
+            return
+        self._ensure_dlq()
+        raw, checked = f"{c.table}_raw", f"{c.table}_checked"
+        source = SourceOptions(
+            job_name=self.job_name,
+            group_id=self.opts.group_id or f"cxstream-{self.job_name}",
+            startup_mode=self.opts.startup_mode,
+            startup_timestamp_ms=self.opts.startup_timestamp_ms,
+            bounded=self.opts.bounded,
+        )
+        self._execute_ddl(self.renderer.source(c, raw, source))
+        self._execute_ddl(
+            f"CREATE TEMPORARY VIEW `{checked}` AS\nSELECT *, {validation.sql_reason(c)} AS dlq_reason\n"
+            f"FROM `{raw}`"
+        )
+        cols = ", ".join(f"`{f.name}`" for f in c.fields)
+        self._execute_ddl(
+            f"CREATE TEMPORARY VIEW `{c.table}` AS\nSELECT {cols}, kafka_timestamp\n"
+            f"FROM `{checked}` WHERE dlq_reason IS NULL"
+        )
+        self._add_insert(_dlq_route_sql(c, self.job_name, checked))
+        self._tables.add(c.table)
+
+    def _ensure_dlq(self) -> None:
+        dlq = contracts.load("dlq_record")
+        if dlq.table not in self._tables:
+            self._execute_ddl(self.renderer.sink(dlq, dlq.table))
+            self._tables.add(dlq.table)
+
+    def add_output(self, contract_name: str) -> None:
+        c = contracts.load(contract_name)
+        if c.table not in self._tables:
+            self._execute_ddl(self.renderer.sink(c, c.table))
+            self._tables.add(c.table)
+
+    def add_udfs(self, module_name: str) -> None:
+        if module_name in self._udf_modules:
+            return
+        udfs_dir = str(REPO_ROOT / "udfs")
+        if udfs_dir not in sys.path:
+            sys.path.insert(0, udfs_dir)
+        importlib.import_module(module_name).register(self.t_env)
+        self._udf_modules.add(module_name)
+
+    def _add_insert(self, sql: str) -> None:
+        self.statements.add_insert_sql(sql)
+        self.inserts.append(sql)
+
+    def add_sql_file(self, name: str) -> None:
+        for statement in sqlfiles.load(name):
+            if sqlfiles.is_insert(statement):
+                self._add_insert(statement)
+            else:
+                self._execute_ddl(statement)
+
+    def add_spec(self, spec: JobSpec) -> None:
+        for name in spec.inputs:
+            self.add_input(name)
+        for name in spec.outputs:
+            self.add_output(name)
+        for contract_name, table, topic in spec.copy_sinks:
+            if table not in self._tables:
+                c = contracts.load(contract_name)
+                self._execute_ddl(self.renderer.sink(c, table, topic=topic, upsert=False))
+                self._tables.add(table)
+        for module in spec.udf_modules:
+            self.add_udfs(module)
+        for sql_file in spec.sql_files:
+            self.add_sql_file(sql_file)
+
+    def explain(self) -> str:
+        return self.statements.explain()
+
+    def execute(self) -> TableResult:
+        return self.statements.execute()
+
+
+def build(specs: list[JobSpec], profile: Profile, opts: RunOptions, job_name: str | None = None) -> Pipeline:
+    name = job_name or "cxstream-" + "+".join(s.name for s in specs)
+    t_env = create_table_env(flink_config(profile, opts, name))
+    pipeline = Pipeline(t_env, profile, opts, name)
+    for spec in specs:
+        pipeline.add_spec(spec)
+    return pipeline

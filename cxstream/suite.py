@@ -1,0 +1,150 @@
+"""`cxstream run`: the whole suite on Flink's embedded MiniCluster, fed by the simulator.
+
+It prepares what is missing (broker, topics, jars), starts the simulator as a child process,
+submits every suite job as one Flink pipeline and shows a live view of what arrives on the output
+topics until Ctrl-C (or --duration), then stops the job, the simulator and the broker it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter, deque
+
+from cxstream import broker, contracts
+from cxstream.consume import Message, TopicReader
+from cxstream.paths import sub_dir
+from cxstream.profiles import make_profile
+from cxstream.topics import ensure_topics, suite_topics
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--bootstrap-servers", help="use this Kafka instead of starting the local broker")
+    p.add_argument("--rate", type=int, default=300, help="simulated events per second (default: 300)")
+    p.add_argument("--bad-share", type=float, default=0.01, help="share of hostile records (default: 0.01)")
+    p.add_argument("--format", choices=("avro", "json"), default="avro")
+    p.add_argument("--duration", type=float, default=0, help="stop after N seconds (default: until Ctrl-C)")
+    p.add_argument("--no-simulator", action="store_true", help="only run the jobs (feed the topics yourself)")
+    p.add_argument("--keep-broker", action="store_true", help="leave the local broker running on exit")
+    p.add_argument("--parallelism", type=int, default=1)
+
+
+def _say(msg: str) -> None:
+    print(f"[cxstream] {msg}", file=sys.stderr, flush=True)
+
+
+def _start_simulator(args: argparse.Namespace, bootstrap: str) -> subprocess.Popen[bytes]:
+    log = open(sub_dir("logs") / "simulator.log", "ab")  # noqa: SIM115 - owned by the child
+    cmd = [sys.executable, "-m", "cxstream.cli", "simulate", "--bootstrap-servers", bootstrap,
+           "--rate", str(args.rate), "--bad-share", str(args.bad_share), "--format", args.format]
+    return subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+class LiveView:
+    """Counts and samples what arrives on the output topics; prints a compact block periodically."""
+
+    def __init__(self, topics: list[str]) -> None:
+        self.topics = topics
+        self.totals: Counter[str] = Counter()
+        self.window: deque[tuple[float, str]] = deque()
+        self.samples: dict[str, Message] = {}
+        self.dlq_reasons: Counter[str] = Counter()
+        self.started = time.monotonic()
+
+    def add(self, msgs: list[Message]) -> None:
+        now = time.monotonic()
+        for m in msgs:
+            self.totals[m.topic] += 1
+            self.window.append((now, m.topic))
+            if m.record is not None:
+                self.samples[m.topic] = m
+                if m.topic.endswith("cx.dlq"):
+                    self.dlq_reasons[str(m.record.get("reason", "?")).split(":")[0:2][-1].strip()[:40]] += 1
+        while self.window and self.window[0][0] < now - 5:
+            self.window.popleft()
+
+    def render(self, job_state: str) -> str:
+        rates = Counter(t for _, t in self.window)
+        lines = [f"── cxstream · {time.monotonic() - self.started:6.0f}s · job {job_state} ──"]
+        for t in self.topics:
+            lines.append(f"  {t:<18} {self.totals[t]:>9,} records  {rates[t] / 5:>8.1f}/s")
+        sample = self.samples.get("cx.signals")
+        if sample and sample.record:
+            r = sample.record
+            lines.append(f"  latest signal: {r['customer_id']} events={r['event_count']} "
+                         f"carts={r['add_to_carts']} purchases={r['purchases']} "
+                         f"rage={r['rage_clicks']} cart_value={r['cart_value']:.2f}")
+        if self.dlq_reasons:
+            top = ", ".join(f"{k} ×{v}" for k, v in self.dlq_reasons.most_common(3))
+            lines.append(f"  dlq reasons: {top}")
+        return "\n".join(lines)
+
+
+def run_suite(args: argparse.Namespace) -> int:
+    from cxstream.runtime import RunOptions, build, load_spec, suite_job_names
+
+    started_broker = False
+    if not (args.bootstrap_servers or os.environ.get(broker.ENV_BOOTSTRAP)) and broker.status() is None:
+        state = broker.start()
+        started_broker = True
+        _say(f"started the local broker on {state.bootstrap_servers} (log: {state.log})")
+    bootstrap = broker.resolve_bootstrap(args.bootstrap_servers)
+    profile = make_profile("local", bootstrap, args.format)
+    created = ensure_topics(bootstrap, suite_topics(profile.topic_prefix, profile.partitions))
+    if created:
+        _say(f"created {len(created)} topics")
+    names = suite_job_names()
+    _say(f"building the suite: {', '.join(names)} (Flink MiniCluster, parallelism {args.parallelism})")
+    # Read what is produced from now on: older records on a shared broker are not this run's.
+    opts = RunOptions(parallelism=args.parallelism, startup_mode="timestamp",
+                      startup_timestamp_ms=int(time.time() * 1000) - 1000)
+    pipeline = build([load_spec(n) for n in names], profile, opts,
+                     job_name="cxstream-suite")
+    result = pipeline.execute()
+    client = result.get_job_client()
+    _say(f"Flink job {client.get_job_id()} submitted")
+    sim = None if args.no_simulator else _start_simulator(args, bootstrap)
+    if sim:
+        _say(f"simulator producing ~{args.rate} events/s (log: {sub_dir('logs') / 'simulator.log'})")
+    out_topics = [c.topic for c in contracts.all_contracts() if c.name in contracts.OUTPUTS]
+    view = LiveView(out_topics)
+    deadline = time.monotonic() + args.duration if args.duration else float("inf")
+    last_print = 0.0
+    try:
+        with TopicReader(bootstrap, out_topics, from_beginning=False, value_format=args.format) as reader:
+            while time.monotonic() < deadline:
+                view.add(reader.poll(timeout_ms=500))
+                if time.monotonic() - last_print >= 2:
+                    state = str(client.get_job_status().result())
+                    print(view.render(state), flush=True)
+                    last_print = time.monotonic()
+                    if state in ("FAILED", "CANCELED", "FINISHED"):
+                        _say(f"the Flink job is {state}; see the log under {sub_dir('logs')}")
+                        return 1
+                if sim and sim.poll() is not None:
+                    _say(f"the simulator exited with code {sim.returncode}; see {sub_dir('logs') / 'simulator.log'}")
+                    sim = None
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _say("stopping…")
+        if sim and sim.poll() is None:
+            sim.send_signal(signal.SIGINT)
+            try:
+                sim.wait(10)
+            except subprocess.TimeoutExpired:
+                sim.kill()
+        try:
+            client.cancel().result()
+        except Exception as exc:  # noqa: BLE001 - already stopped is fine at shutdown
+            _say(f"job cancel: {exc}".splitlines()[0])
+        if started_broker and not args.keep_broker:
+            broker.stop()
+            _say("local broker stopped")
+    totals = ", ".join(f"{t}={view.totals[t]:,}" for t in out_topics if view.totals[t])
+    _say(f"done. output records seen: {totals or 'none'}")
+    return 0

@@ -1,0 +1,93 @@
+"""Contract checks that a decoded record must pass before a job uses it.
+
+The connector's format rejects what cannot be decoded (stage ``decode``). What decodes but breaks
+the contract is rejected here (stage ``validate``): a required field that is null (possible with
+JSON), a value outside the field's ``cx.allowed`` list, an empty identifier, or an event time that
+is absurd relative to the Kafka record's own timestamp.
+
+The rules are derived from the contract and rendered twice from the same list: as a SQL
+expression that yields the first failing reason or NULL (used by the jobs), and as a Python
+function (used by the simulator to guarantee its bad records are bad, and by tests as an oracle).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cxstream.contracts import Contract
+
+# An event stamped more than this far from the time the broker/producer stamped the record is
+# treated as a clock bug upstream, not as a late or early event.
+MAX_CLOCK_SKEW_MS = 24 * 3600 * 1000  # whole hours: the SQL renders it as an HOUR interval
+
+
+@dataclass(frozen=True)
+class Rule:
+    reason: str
+    sql_failure: str  # SQL predicate that is TRUE when the record breaks the rule
+
+    def __post_init__(self) -> None:
+        if "'" in self.reason:
+            raise ValueError("reasons are embedded in SQL literals and may not contain quotes")
+
+
+def _sql_str_list(values: tuple[str, ...]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+def rules_for(contract: Contract, kafka_timestamp_column: str = "kafka_timestamp") -> list[Rule]:
+    rules: list[Rule] = []
+    for f in contract.fields:
+        col = f"`{f.name}`"
+        if not f.nullable:
+            rules.append(Rule(f"invalid: missing {f.name}", f"{col} IS NULL"))
+        base = f.base_type
+        if base == "string" and not f.nullable and (f.name.endswith("_id") or f.name == "text"):
+            rules.append(Rule(f"invalid: empty {f.name}", f"CHAR_LENGTH(TRIM({col})) = 0"))
+        if f.allowed:
+            rules.append(Rule(f"invalid: unknown {f.name}", f"{col} NOT IN ({_sql_str_list(f.allowed)})"))
+        if base == "double":
+            # Avro doubles can carry NaN and +-Infinity; no signal is meaningful over them.
+            rules.append(Rule(f"invalid: non-finite {f.name}",
+                              f"({col} <> {col} OR ABS({col}) > 1.0E300)"))
+    if contract.event_time:
+        et = f"`{contract.event_time}`"
+        # Interval arithmetic, not TIMESTAMPDIFF: the difference to a year-9999 timestamp overflows INT.
+        skew = f"INTERVAL '{MAX_CLOCK_SKEW_MS // 3_600_000}' HOUR"
+        rules.append(Rule(
+            "invalid: absurd event_time",
+            f"({et} < {kafka_timestamp_column} - {skew} OR {et} > {kafka_timestamp_column} + {skew})",
+        ))
+    return rules
+
+
+def sql_reason(contract: Contract, kafka_timestamp_column: str = "kafka_timestamp") -> str:
+    """A SQL expression: the first broken rule's reason, or NULL when the record is valid."""
+    whens = "\n    ".join(
+        f"WHEN {r.sql_failure} THEN '{r.reason}'" for r in rules_for(contract, kafka_timestamp_column)
+    )
+    return f"CASE\n    {whens}\n    ELSE CAST(NULL AS STRING)\n  END"
+
+
+def python_reason(contract: Contract, record: dict[str, Any], kafka_timestamp_ms: int) -> str | None:
+    """The same rules as sql_reason, evaluated in Python on a decoded record."""
+    for f in contract.fields:
+        value = record.get(f.name)
+        if value is None:
+            if not f.nullable:
+                return f"invalid: missing {f.name}"
+            continue
+        base = f.base_type
+        if base == "string" and not f.nullable and (f.name.endswith("_id") or f.name == "text"):
+            if isinstance(value, str) and value.strip() == "":
+                return f"invalid: empty {f.name}"
+        if f.allowed and value not in f.allowed:
+            return f"invalid: unknown {f.name}"
+        if base == "double" and isinstance(value, float) and (value != value or abs(value) > 1e300):
+            return f"invalid: non-finite {f.name}"
+    if contract.event_time:
+        et = record.get(contract.event_time)
+        if isinstance(et, int) and abs(et - kafka_timestamp_ms) > MAX_CLOCK_SKEW_MS:
+            return "invalid: absurd event_time"
+    return None
