@@ -167,6 +167,11 @@ class TableRenderer:
         else:
             options = {"connector": c.append, "topic": topic}
             options.update(self._properties({}))
+            if contract.key:
+                # Keyed like the source topic, so per-key order survives the copy.
+                options["key.format"] = "json"
+                options["key.fields"] = ";".join(contract.key)
+                options["value.fields-include"] = "ALL"
             options.update(self._value_format_options(contract, "value.format"))
             options["sink.delivery-guarantee"] = "at-least-once"
         return f"CREATE TABLE `{table}` (\n" + ",\n".join(cols) + "\n) " + _with_clause(options, redact)

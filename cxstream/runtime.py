@@ -19,7 +19,6 @@ import importlib
 import importlib.util
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cxstream import contracts, sqlfiles, validation

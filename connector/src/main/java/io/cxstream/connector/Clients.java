@@ -1,0 +1,66 @@
+package io.cxstream.connector;
+
+import java.util.Properties;
+import java.util.function.Supplier;
+
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+
+/** Creates Kafka clients so that they work inside Flink's user-code classloader. */
+public final class Clients {
+
+    private Clients() {}
+
+    /**
+     * Runs {@code create} with the thread context classloader set to the one that loaded the Kafka
+     * client. Why: the client resolves class-valued configs (serializers, partitioners, metric
+     * reporters, SASL callback handlers) through the context classloader, but Flink's task threads
+     * carry the framework's loader, which cannot see kafka-clients shipped via pipeline.jars.
+     */
+    public static <T> T withKafkaClassLoader(Supplier<T> create) {
+        Thread thread = Thread.currentThread();
+        ClassLoader previous = thread.getContextClassLoader();
+        thread.setContextClassLoader(KafkaConsumer.class.getClassLoader());
+        try {
+            return create.get();
+        } finally {
+            thread.setContextClassLoader(previous);
+        }
+    }
+
+    /** A byte[] consumer for assign()-mode reading: never auto-commits, never joins a group. */
+    public static KafkaConsumer<byte[], byte[]> consumer(Properties tableProps, String clientId) {
+        Properties props = new Properties();
+        props.putAll(tableProps);
+        props.remove(KafkaOptions.COMMIT_OFFSETS_ON_CHECKPOINT);
+        // Offsets live in Flink's checkpoints; the group's committed offsets are only a copy that
+        // the reader writes explicitly after a checkpoint completes.
+        props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        props.putIfAbsent(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        props.putIfAbsent(ConsumerConfig.ALLOW_AUTO_CREATE_TOPICS_CONFIG, "false");
+        props.put(ConsumerConfig.CLIENT_ID_CONFIG, clientId);
+        return withKafkaClassLoader(() ->
+                new KafkaConsumer<>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer()));
+    }
+
+    /** A byte[] producer with at-least-once settings unless the table overrides them. */
+    public static KafkaProducer<byte[], byte[]> producer(Properties tableProps, String clientId) {
+        Properties props = new Properties();
+        props.putAll(tableProps);
+        props.remove(KafkaOptions.COMMIT_OFFSETS_ON_CHECKPOINT);
+        // Consumer-only settings (group.id, isolation.level, ...) in a shared 'properties.*' set
+        // would only produce "unknown config" warnings; drop the common ones.
+        for (String consumerOnly : new String[] {"group.id", "auto.offset.reset", "isolation.level",
+                "enable.auto.commit", "partition.discovery.interval.ms", "client.id.prefix"}) {
+            props.remove(consumerOnly);
+        }
+        props.putIfAbsent(ProducerConfig.ACKS_CONFIG, "all");
+        props.put(ProducerConfig.CLIENT_ID_CONFIG, clientId);
+        return withKafkaClassLoader(() ->
+                new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer()));
+    }
+}

@@ -1,0 +1,77 @@
+"""Test helpers that talk to the real broker: produce records, read topics back, run jobs bounded."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from cxstream import contracts
+from cxstream.codec import Codec, key_bytes
+from cxstream.consume import Message, TopicReader
+from cxstream.profiles import Profile
+from cxstream.runtime import RunOptions, build, load_spec
+
+
+@dataclass
+class Sent:
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    key: bytes | None
+    value: bytes
+    record: dict | None
+
+
+def produce(bootstrap: str, topic: str, items: list[tuple[bytes | None, bytes, int]]) -> list[Sent]:
+    """Send (key, value, timestamp_ms) tuples in order; return where each landed."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_in_flight_requests_per_connection=1)
+    futures = [producer.send(topic, key=k, value=v, timestamp_ms=ts) for k, v, ts in items]
+    producer.flush()
+    out = []
+    for (k, v, ts), fut in zip(items, futures, strict=True):
+        md = fut.get(timeout=30)
+        out.append(Sent(topic, md.partition, md.offset, ts, k, v, None))
+    producer.close()
+    return out
+
+
+def produce_records(bootstrap: str, profile: Profile, contract_name: str, records: list[dict],
+                    timestamps: list[int]) -> list[Sent]:
+    c = contracts.load(contract_name)
+    codec = Codec(c, profile.value_format)
+    items = [(key_bytes(c, r), codec.encode(r), ts) for r, ts in zip(records, timestamps, strict=True)]
+    sent = produce(bootstrap, profile.topic(c.topic), items)
+    for s, r in zip(sent, records, strict=True):
+        s.record = r
+    return sent
+
+
+def read_all(bootstrap: str, profile: Profile, topic: str, expect: int, timeout_s: float = 60) -> list[Message]:
+    """Read a topic from the beginning until `expect` records arrived (or the timeout)."""
+    with TopicReader(bootstrap, [profile.topic(topic)], value_format=profile.value_format,
+                     topic_prefix=profile.topic_prefix) as reader:
+        return reader.read_until(lambda got: len(got) >= expect, timeout_s)
+
+
+def read_settled(bootstrap: str, profile: Profile, topic: str, quiet_s: float = 2.0) -> list[Message]:
+    """Read a topic from the beginning until nothing new arrives for quiet_s seconds."""
+    with TopicReader(bootstrap, [profile.topic(topic)], value_format=profile.value_format,
+                     topic_prefix=profile.topic_prefix) as reader:
+        got: list[Message] = []
+        last = time.monotonic()
+        while time.monotonic() - last < quiet_s:
+            batch = reader.poll(200)
+            if batch:
+                got += batch
+                last = time.monotonic()
+        return got
+
+
+def run_bounded(job: str, profile: Profile, **opts) -> None:
+    """Run a job over what is in its input topics now, to the end, and wait for it to finish."""
+    pipeline = build([load_spec(job)], profile, RunOptions(bounded=True, checkpoint_interval=None, **opts),
+                     job_name=f"test-{job}")
+    pipeline.execute().wait()

@@ -1,0 +1,74 @@
+"""`cxstream broker start|stop|status` and `--bootstrap-servers`, against the real Tansu binary."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from cxstream import broker
+
+
+def _cli(args: list[str], home, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CXSTREAM_HOME": str(home), **(env_extra or {})}
+    env.pop(broker.ENV_BOOTSTRAP, None)
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "cxstream.cli", *args], capture_output=True, text=True,
+                          env=env, timeout=60)
+
+
+def test_start_status_stop_is_idempotent(tmp_path) -> None:
+    assert _cli(["broker", "status"], tmp_path).returncode == 3
+    started = _cli(["broker", "start"], tmp_path)
+    assert started.returncode == 0, started.stderr
+    assert "bootstrap 127.0.0.1:" in started.stdout
+    again = _cli(["broker", "start"], tmp_path)  # a second start reuses the running broker
+    assert again.stdout.split("bootstrap ")[1].split(",")[0] == started.stdout.split("bootstrap ")[1].split(",")[0]
+    status = _cli(["broker", "status"], tmp_path)
+    assert status.returncode == 0 and "answering" in status.stdout
+    assert (tmp_path / "broker" / "broker.log").read_text().count("listening on") == 1
+    stopped = _cli(["broker", "stop"], tmp_path)
+    assert "broker stopped" in stopped.stdout
+    assert _cli(["broker", "status"], tmp_path).returncode == 3
+    assert "no local broker" in _cli(["broker", "stop"], tmp_path).stdout
+
+
+def test_external_bootstrap_starts_no_broker_and_unreachable_is_one_clear_line(tmp_path, bootstrap) -> None:
+    ok = _cli(["topics", "--topic-prefix", "ext."], tmp_path, {broker.ENV_BOOTSTRAP: bootstrap})
+    assert ok.returncode == 0, ok.stderr
+    assert not (tmp_path / "broker" / "state.json").exists()
+    port = broker.free_port()
+    bad = _cli(["topics", "--bootstrap-servers", f"127.0.0.1:{port}"], tmp_path)
+    assert bad.returncode == 1
+    assert bad.stderr.splitlines()[0] == f"cxstream: error: no Kafka broker answers at 127.0.0.1:{port}"
+    assert "Traceback" not in bad.stderr
+
+
+def test_local_broker_keeps_nothing_across_a_restart(tmp_path) -> None:
+    """The README says the local broker is memory-only; this keeps that statement true."""
+    from kafka import KafkaProducer
+
+    from cxstream.topics import TopicSpec, ensure_topics
+
+    log = tmp_path / "b.log"
+    port = broker.free_port()
+    servers = f"127.0.0.1:{port}"
+    proc = broker.spawn(port, log)
+    broker.wait_until_answering(proc, servers, log)
+    ensure_topics(servers, [TopicSpec("kept", 1)])
+    producer = KafkaProducer(bootstrap_servers=servers, acks="all")
+    producer.send("kept", b"v").get(timeout=10)
+    producer.close()
+    proc.send_signal(2)
+    proc.wait(10)
+    proc = broker.spawn(port, log)
+    try:
+        broker.wait_until_answering(proc, servers, log)
+        from kafka.admin import KafkaAdminClient
+
+        admin = KafkaAdminClient(bootstrap_servers=servers)
+        assert "kept" not in admin.list_topics()
+        admin.close()
+    finally:
+        proc.send_signal(2)
+        proc.wait(10)
