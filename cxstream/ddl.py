@@ -123,7 +123,11 @@ class TableRenderer:
         cols = self._columns(contract)
         cols += [f"  `{name}` {typ} METADATA FROM '{key}' VIRTUAL" for name, typ, key in SOURCE_METADATA]
         if contract.event_time:
-            cols.append(f"  WATERMARK FOR `{contract.event_time}` AS `{contract.event_time}` - "
+            # A record's event time moves the event-time clock only as far as its Kafka timestamp
+            # vouches for: one record stamped in the year 9999 (a bad device clock; the job routes it
+            # to the DLQ) must not push the watermark past every good record still to come.
+            et = f"`{contract.event_time}`"
+            cols.append(f"  WATERMARK FOR {et} AS LEAST({et}, `kafka_timestamp`) - "
                         f"INTERVAL '{self.profile.watermark_delay_s}' SECOND")
         c = self.profile.connectors
         options = {"connector": c.append, "topic": self.profile.topic(contract.topic)}

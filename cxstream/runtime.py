@@ -84,6 +84,10 @@ def flink_config(profile: Profile, opts: RunOptions, pipeline_name: str) -> dict
         "table.local-time-zone": "UTC",
         # A partition with no traffic must not hold back the event-time clock of the others.
         "table.exec.source.idle-timeout": "5 s",
+        # Every suite query writes an upsert sink grouped by exactly the sink's key (window TVF
+        # aggregates are insert-only with one row per key), so Flink's upsert materializer, which
+        # keeps every row's history in state, would only cost memory and latency.
+        "table.exec.sink.upsert-materialize": "NONE",
         "python.executable": sys.executable,
         "python.client.executable": sys.executable,
         "python.fn-execution.bundle.time": "50",
@@ -116,11 +120,23 @@ def create_table_env(conf: dict[str, str]) -> TableEnvironment:
     return t_env
 
 
+# A validate-stage dead letter keeps at most this many characters of each field: one huge string
+# would otherwise make the letter larger than the broker accepts. The source topic, partition and
+# offset in the letter point at the full record.
+DLQ_FIELD_CHARS = 4096
+
+
+def _dlq_field_sql(name: str) -> str:
+    text = f"CAST(`{name}` AS STRING)"
+    return (f"CASE WHEN CHAR_LENGTH({text}) > {DLQ_FIELD_CHARS} "
+            f"THEN CONCAT(SUBSTRING({text}, 1, {DLQ_FIELD_CHARS}), '...[truncated]') ELSE {text} END")
+
+
 def _dlq_route_sql(contract: contracts.Contract, job: str, checked_view: str) -> str:
     """INSERT that sends rows breaking the contract to the DLQ with their reason."""
     payload_fields = [f for f in contract.fields if not isinstance(f.base_type, dict)
                       or f.base_type.get("logicalType")]
-    pairs = ", ".join(f"KEY '{f.name}' VALUE CAST(`{f.name}` AS STRING)" for f in payload_fields)
+    pairs = ", ".join(f"KEY '{f.name}' VALUE {_dlq_field_sql(f.name)}" for f in payload_fields)
     return (
         f"INSERT INTO `dlq`\n"
         f"SELECT kafka_topic, kafka_partition, kafka_offset, kafka_timestamp, dlq_reason, 'validate',\n"
@@ -233,3 +249,17 @@ def build(specs: list[JobSpec], profile: Profile, opts: RunOptions, job_name: st
     for spec in specs:
         pipeline.add_spec(spec)
     return pipeline
+
+
+def stop_with_savepoint(job_client, savepoint_dir: str, drain: bool = False) -> str:
+    """Stop a running job with a savepoint and return the savepoint's path.
+
+    PyFlink 2.3's JobClient.stop_with_savepoint calls a Java overload that no longer exists (the
+    savepoint format became a required argument), so the Java client is called directly.
+    """
+    from pyflink.common.completable_future import CompletableFuture
+    from pyflink.java_gateway import get_gateway
+
+    fmt = get_gateway().jvm.org.apache.flink.core.execution.SavepointFormatType.CANONICAL
+    future = job_client._j_job_client.stopWithSavepoint(drain, savepoint_dir, fmt)
+    return CompletableFuture(future, str).result()

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cxstream.contracts import all_contracts
+from cxstream.contracts import COPY_TOPICS, all_contracts
 
 DEFAULT_PARTITIONS = 3
-# Topics that belong to no contract: the benchmark's pass-through copy of interactions.
-EXTRA_TOPICS = ("cx.bench.passthrough",)
 
 
 @dataclass(frozen=True)
@@ -18,7 +16,7 @@ class TopicSpec:
 
 
 def suite_topics(prefix: str = "", partitions: int = DEFAULT_PARTITIONS) -> list[TopicSpec]:
-    names = [c.topic for c in all_contracts()] + list(EXTRA_TOPICS)
+    names = [c.topic for c in all_contracts()] + list(COPY_TOPICS)
     return [TopicSpec(prefix + name, partitions) for name in names]
 
 

@@ -12,6 +12,8 @@ function (used by the simulator to guarantee its bad records are bad, and by tes
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +22,7 @@ from cxstream.contracts import Contract
 # An event stamped more than this far from the time the broker/producer stamped the record is
 # treated as a clock bug upstream, not as a late or early event.
 MAX_CLOCK_SKEW_MS = 24 * 3600 * 1000  # whole hours: the SQL renders it as an HOUR interval
+_BLANK = re.compile(r"[ \t\n\x0b\f\r]*")  # what Java's \s matches, as the SQL rule uses it
 
 
 @dataclass(frozen=True)
@@ -44,13 +47,15 @@ def rules_for(contract: Contract, kafka_timestamp_column: str = "kafka_timestamp
             rules.append(Rule(f"invalid: missing {f.name}", f"{col} IS NULL"))
         base = f.base_type
         if base == "string" and not f.nullable and (f.name.endswith("_id") or f.name == "text"):
-            rules.append(Rule(f"invalid: empty {f.name}", f"CHAR_LENGTH(TRIM({col})) = 0"))
+            # Blank means only ASCII whitespace (Java's \\s); TRIM alone strips spaces, not tabs or newlines.
+            rules.append(Rule(f"invalid: empty {f.name}", f"REGEXP({col}, '^\\s*$')"))
         if f.allowed:
             rules.append(Rule(f"invalid: unknown {f.name}", f"{col} NOT IN ({_sql_str_list(f.allowed)})"))
         if base == "double":
-            # Avro doubles can carry NaN and +-Infinity; no signal is meaningful over them.
+            # Avro doubles can carry NaN and +-Infinity; no signal is meaningful over them. Flink SQL
+            # compares NaN equal to itself (x <> x is FALSE), so the text form is what is tested.
             rules.append(Rule(f"invalid: non-finite {f.name}",
-                              f"({col} <> {col} OR ABS({col}) > 1.0E300)"))
+                              f"CAST({col} AS STRING) IN ('NaN', 'Infinity', '-Infinity')"))
     if contract.event_time:
         et = f"`{contract.event_time}`"
         # Interval arithmetic, not TIMESTAMPDIFF: the difference to a year-9999 timestamp overflows INT.
@@ -80,11 +85,11 @@ def python_reason(contract: Contract, record: dict[str, Any], kafka_timestamp_ms
             continue
         base = f.base_type
         if base == "string" and not f.nullable and (f.name.endswith("_id") or f.name == "text"):
-            if isinstance(value, str) and value.strip() == "":
+            if isinstance(value, str) and _BLANK.fullmatch(value):
                 return f"invalid: empty {f.name}"
         if f.allowed and value not in f.allowed:
             return f"invalid: unknown {f.name}"
-        if base == "double" and isinstance(value, float) and (value != value or abs(value) > 1e300):
+        if base == "double" and isinstance(value, float) and not math.isfinite(value):
             return f"invalid: non-finite {f.name}"
     if contract.event_time:
         et = record.get(contract.event_time)

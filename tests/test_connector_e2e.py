@@ -14,7 +14,7 @@ import pytest
 
 from cxstream import contracts, validation
 from cxstream.codec import Codec, key_bytes
-from cxstream.runtime import RunOptions, build, load_spec
+from cxstream.runtime import RunOptions, build, load_spec, stop_with_savepoint
 from cxstream.sample_data import interactions
 from tests.conftest import make_test_profile
 from tests.kafka_io import produce, produce_records, read_all, read_settled, run_bounded
@@ -103,7 +103,7 @@ def test_stop_with_savepoint_and_resume_loses_nothing(bootstrap: str, prefix: st
     pipeline = build(spec, profile, RunOptions(checkpoint_interval="2 s"), job_name="test-savepoint")
     client = pipeline.execute().get_job_client()
     assert len(read_all(bootstrap, profile, "cx.bench.passthrough", expect=len(first), timeout_s=90)) == len(first)
-    savepoint = client.stop_with_savepoint(False, (tmp_path / "sp").as_uri()).result()
+    savepoint = stop_with_savepoint(client, (tmp_path / "sp").as_uri())
     produce_records(bootstrap, profile, "interaction", second, [r["event_time"] for r in second])
 
     resumed = build(spec, profile, RunOptions(checkpoint_interval="2 s", restore_from=savepoint),

@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.Properties;
 
@@ -28,6 +29,12 @@ import io.cxstream.connector.Clients;
  * is kept and thrown at the next send or flush, failing the job instead of losing the record.
  */
 final class DeadLetterWriter implements AutoCloseable {
+    /**
+     * Dead letters carry at most this much of the rejected value: a record near the broker's size limit
+     * would not fit in a dead letter once base64-encoded. The source topic, partition and offset in the
+     * letter point at the full record.
+     */
+    static final int MAX_PAYLOAD_BYTES = 256 * 1024;
 
     /** ISO-8601 in UTC with exactly three fraction digits (ISO_INSTANT drops ".000"). */
     private static final DateTimeFormatter ISO_MILLIS =
@@ -94,13 +101,18 @@ final class DeadLetterWriter implements AutoCloseable {
             } else {
                 g.writeStringField("source_timestamp", ISO_MILLIS.format(Instant.ofEpochMilli(record.timestamp())));
             }
-            g.writeStringField("reason", reason);
+            byte[] value = record.value();
+            boolean truncated = value != null && value.length > MAX_PAYLOAD_BYTES;
+            g.writeStringField("reason", truncated
+                    ? reason + " (payload truncated to " + MAX_PAYLOAD_BYTES + " of " + value.length + " bytes)"
+                    : reason);
             g.writeStringField("stage", "decode");
             g.writeStringField("job", jobName);
-            if (record.value() == null) {
+            if (value == null) {
                 g.writeNullField("payload");
             } else {
-                g.writeStringField("payload", Base64.getEncoder().encodeToString(record.value()));
+                byte[] kept = truncated ? Arrays.copyOf(value, MAX_PAYLOAD_BYTES) : value;
+                g.writeStringField("payload", Base64.getEncoder().encodeToString(kept));
             }
             g.writeStringField("detected_at", ISO_MILLIS.format(Instant.now()));
             g.writeEndObject();
