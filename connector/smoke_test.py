@@ -15,12 +15,11 @@ import io
 import json
 import re
 import sys
-import threading
 import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import fastavro
@@ -131,7 +130,7 @@ def kafka_options(ctx: Ctx, topic: str) -> dict[str, str]:
 
 
 def iso_ms(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
 def ms_of(value) -> int:
@@ -172,7 +171,7 @@ def check_json_roundtrip(ctx: Ctx, n: int = 5000) -> str:
     rows = [json.loads(r.value) for r in out]
     check(sorted(r["id"] for r in rows) == list(range(n)), "ids differ")
     by_key: dict[str, list[int]] = defaultdict(list)
-    for r, rec in zip(rows, out):
+    for r, rec in zip(rows, out, strict=False):
         check(json.loads(rec.key) == {"k": r["k"]}, f"key {rec.key!r} does not match row {r}")
         by_key[r["k"]].append(r["seq"])
     check(all(seqs == sorted(seqs) for seqs in by_key.values()), "per-key order not preserved")
@@ -257,7 +256,7 @@ def check_dlq(ctx: Ctx, n_good: int = 600) -> str:
                 items.append((b"bad", b, t0 + i))
                 bad_expected += 1
     sent = produce(ctx, src, items)
-    sent_by_pos = {pos: item for pos, item in zip(sent, items)}
+    sent_by_pos = {pos: item for pos, item in zip(sent, items, strict=False)}
 
     t_env = table_env(ctx)
     avro = {"value.format": "cx-avro", "value.cx-avro.schema": schema_text}

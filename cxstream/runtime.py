@@ -40,6 +40,8 @@ class JobSpec:
     udf_modules: tuple[str, ...] = ()  # modules in udfs/, each with register(t_env)
     # Append-only sinks that reuse a contract's shape on another topic: (contract, table, topic).
     copy_sinks: tuple[tuple[str, str, str], ...] = ()
+    # Values for ${placeholders} in sql_files: each templated statement runs once per entry.
+    sql_instances: tuple[dict[str, str], ...] = ()
 
 
 @dataclass
@@ -139,7 +141,8 @@ def _dlq_route_sql(contract: contracts.Contract, job: str, checked_view: str) ->
     pairs = ", ".join(f"KEY '{f.name}' VALUE {_dlq_field_sql(f.name)}" for f in payload_fields)
     return (
         f"INSERT INTO `dlq`\n"
-        f"SELECT kafka_topic, kafka_partition, kafka_offset, kafka_timestamp, dlq_reason, 'validate',\n"
+        f"SELECT kafka_topic, kafka_partition, kafka_offset, kafka_timestamp, dlq_reason,\n"
+        f"       CASE WHEN dlq_reason LIKE '{validation.LATE_PREFIX}%' THEN 'late' ELSE 'validate' END,\n"
         f"       '{job}', JSON_OBJECT({pairs}), CURRENT_TIMESTAMP\n"
         f"FROM `{checked_view}` WHERE dlq_reason IS NOT NULL"
     )
@@ -176,9 +179,12 @@ class Pipeline:
             bounded=self.opts.bounded,
         )
         self._execute_ddl(self.renderer.source(c, raw, source))
+        reason = validation.sql_reason(c)
+        late = validation.sql_late_reason(c)
+        if late:  # contract violations first: an absurd event time is a bug, not lateness
+            reason = f"COALESCE({reason},\n  {late})"
         self._execute_ddl(
-            f"CREATE TEMPORARY VIEW `{checked}` AS\nSELECT *, {validation.sql_reason(c)} AS dlq_reason\n"
-            f"FROM `{raw}`"
+            f"CREATE TEMPORARY VIEW `{checked}` AS\nSELECT *, {reason} AS dlq_reason\nFROM `{raw}`"
         )
         cols = ", ".join(f"`{f.name}`" for f in c.fields)
         self._execute_ddl(
@@ -213,8 +219,8 @@ class Pipeline:
         self.statements.add_insert_sql(sql)
         self.inserts.append(sql)
 
-    def add_sql_file(self, name: str) -> None:
-        for statement in sqlfiles.load(name):
+    def add_sql_file(self, name: str, instances: tuple[dict[str, str], ...] = ()) -> None:
+        for statement in sqlfiles.load(name, instances=instances):
             if sqlfiles.is_insert(statement):
                 self._add_insert(statement)
             else:
@@ -233,7 +239,7 @@ class Pipeline:
         for module in spec.udf_modules:
             self.add_udfs(module)
         for sql_file in spec.sql_files:
-            self.add_sql_file(sql_file)
+            self.add_sql_file(sql_file, spec.sql_instances)
 
     def explain(self) -> str:
         return self.statements.explain()

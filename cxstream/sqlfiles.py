@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from cxstream.paths import SQL_DIR
@@ -49,6 +50,7 @@ def split_statements(text: str) -> list[str]:
     return statements
 
 
+_PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 _INSERT = re.compile(r"^\s*(EXECUTE\s+)?INSERT\s+INTO\b", re.I)
 
 
@@ -56,8 +58,28 @@ def is_insert(statement: str) -> bool:
     return bool(_INSERT.match(statement))
 
 
-def load(name: str, base: Path = SQL_DIR) -> list[str]:
+def load(name: str, base: Path = SQL_DIR, instances: Sequence[Mapping[str, str]] = ()) -> list[str]:
+    """The statements of sql/<name>, with ``${var}`` placeholders instantiated.
+
+    A statement with placeholders is emitted once per entry of `instances` (the job declares them,
+    e.g. one per window kind), dbt-style: the query is written once and reads as SQL, and the
+    variants are data. Statements without placeholders are emitted once.
+    """
     path = base / name
     if not path.exists():
         raise FileNotFoundError(f"SQL file not found: {path}")
-    return split_statements(path.read_text())
+    out: list[str] = []
+    for statement in split_statements(path.read_text()):
+        names = set(_PLACEHOLDER.findall(statement))
+        if not names:
+            out.append(statement)
+            continue
+        if not instances:
+            raise ValueError(f"{path.name}: a statement uses ${{{sorted(names)[0]}}} but the job declares no "
+                             "instances for it")
+        for variables in instances:
+            missing = names - set(variables)
+            if missing:
+                raise ValueError(f"{path.name}: instance {dict(variables)} does not set {sorted(missing)}")
+            out.append(_PLACEHOLDER.sub(lambda m, v=variables: v[m.group(1)], statement))
+    return out

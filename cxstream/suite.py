@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -44,6 +45,14 @@ def _start_simulator(args: argparse.Namespace, bootstrap: str) -> subprocess.Pop
     return subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
 
 
+def _reason_kind(reason: str) -> str:
+    """A DLQ reason without its details (numbers, exception text), so like reasons count together."""
+    head, _, rest = reason.partition(": ")
+    if head == "undecodable":
+        return "undecodable " + rest.split(":")[0].split(" ")[0]
+    return re.sub(r"\d+", "N", reason)[:48]
+
+
 class LiveView:
     """Counts and samples what arrives on the output topics; prints a compact block periodically."""
 
@@ -63,7 +72,7 @@ class LiveView:
             if m.record is not None:
                 self.samples[m.topic] = m
                 if m.topic.endswith("cx.dlq"):
-                    self.dlq_reasons[str(m.record.get("reason", "?")).split(":")[0:2][-1].strip()[:40]] += 1
+                    self.dlq_reasons[_reason_kind(str(m.record.get("reason", "?")))] += 1
         while self.window and self.window[0][0] < now - 5:
             self.window.popleft()
 
@@ -71,7 +80,8 @@ class LiveView:
         rates = Counter(t for _, t in self.window)
         lines = [f"── cxstream · {time.monotonic() - self.started:6.0f}s · job {job_state} ──"]
         for t in self.topics:
-            lines.append(f"  {t:<18} {self.totals[t]:>9,} records  {rates[t] / 5:>8.1f}/s")
+            direction = "in " if ".events." in t else "out"
+            lines.append(f"  {direction} {t:<22} {self.totals[t]:>9,} records  {rates[t] / 5:>8.1f}/s")
         sample = self.samples.get("cx.signals")
         if sample and sample.record:
             r = sample.record
@@ -110,12 +120,15 @@ def run_suite(args: argparse.Namespace) -> int:
     sim = None if args.no_simulator else _start_simulator(args, bootstrap)
     if sim:
         _say(f"simulator producing ~{args.rate} events/s (log: {sub_dir('logs') / 'simulator.log'})")
-    out_topics = [c.topic for c in contracts.all_contracts() if c.name in contracts.OUTPUTS]
-    view = LiveView(out_topics)
+    in_topics = [contracts.load(n).topic for n in contracts.INPUTS]
+    out_topics = [contracts.load(n).topic for n in contracts.OUTPUTS]
+    view = LiveView(in_topics + out_topics)
+    _say("windows close once event time passes their end plus 5 s: the first signals appear within ~1 min")
     deadline = time.monotonic() + args.duration if args.duration else float("inf")
     last_print = 0.0
     try:
-        with TopicReader(bootstrap, out_topics, from_beginning=False, value_format=args.format) as reader:
+        with TopicReader(bootstrap, in_topics + out_topics, from_beginning=False,
+                         value_format=args.format) as reader:
             while time.monotonic() < deadline:
                 view.add(reader.poll(timeout_ms=500))
                 if time.monotonic() - last_print >= 2:

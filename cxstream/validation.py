@@ -19,9 +19,13 @@ from typing import Any
 
 from cxstream.contracts import Contract
 
-# An event stamped more than this far from the time the broker/producer stamped the record is
-# treated as a clock bug upstream, not as a late or early event.
-MAX_CLOCK_SKEW_MS = 24 * 3600 * 1000  # whole hours: the SQL renders it as an HOUR interval
+# An event stamped more than MAX_CLOCK_SKEW_MS before, or MAX_FUTURE_SKEW_MS after, the time the
+# producer stamped the Kafka record is treated as a clock bug upstream, not as a late or early event.
+# The past bound is generous on purpose: a kiosk that syncs a day of events after an outage sends
+# genuinely late events, which the lateness policy (runtime.py) handles; a year-1970 stamp is a bug.
+# The SQL renders them as DAY and HOUR intervals, so keep them whole days and whole hours.
+MAX_CLOCK_SKEW_MS = 7 * 24 * 3600 * 1000
+MAX_FUTURE_SKEW_MS = 3600 * 1000
 _BLANK = re.compile(r"[ \t\n\x0b\f\r]*")  # what Java's \s matches, as the SQL rule uses it
 
 
@@ -59,10 +63,11 @@ def rules_for(contract: Contract, kafka_timestamp_column: str = "kafka_timestamp
     if contract.event_time:
         et = f"`{contract.event_time}`"
         # Interval arithmetic, not TIMESTAMPDIFF: the difference to a year-9999 timestamp overflows INT.
-        skew = f"INTERVAL '{MAX_CLOCK_SKEW_MS // 3_600_000}' HOUR"
+        past = f"INTERVAL '{MAX_CLOCK_SKEW_MS // 86_400_000}' DAY"
+        future = f"INTERVAL '{MAX_FUTURE_SKEW_MS // 3_600_000}' HOUR"
         rules.append(Rule(
             "invalid: absurd event_time",
-            f"({et} < {kafka_timestamp_column} - {skew} OR {et} > {kafka_timestamp_column} + {skew})",
+            f"({et} < {kafka_timestamp_column} - {past} OR {et} > {kafka_timestamp_column} + {future})",
         ))
     return rules
 
@@ -73,6 +78,27 @@ def sql_reason(contract: Contract, kafka_timestamp_column: str = "kafka_timestam
         f"WHEN {r.sql_failure} THEN '{r.reason}'" for r in rules_for(contract, kafka_timestamp_column)
     )
     return f"CASE\n    {whens}\n    ELSE CAST(NULL AS STRING)\n  END"
+
+
+LATE_PREFIX = "late: "
+
+
+def sql_late_reason(contract: Contract) -> str | None:
+    """A SQL expression: why a valid row is too late to count, or NULL when it is on time.
+
+    The lateness policy, one rule for every job: a row whose event time is behind the watermark
+    when it arrives is not applied to any window or state; it goes to the DLQ with stage 'late'
+    and how far behind it was, so it is counted and can be replayed by a backfill. Rows within the
+    watermark's out-of-orderness bound are on time by definition. Testing this right after the
+    source gives the same answer the window operators would (the watermark only grows downstream
+    after a row has passed), so no row is both dropped by a window and missing from the DLQ.
+    """
+    if not contract.event_time:
+        return None
+    et = f"`{contract.event_time}`"
+    wm = f"CURRENT_WATERMARK({et})"
+    return (f"CASE WHEN {et} < {wm} THEN CONCAT('{LATE_PREFIX}behind the watermark by ', "
+            f"CAST(TIMESTAMPDIFF(SECOND, {et}, {wm}) AS STRING), ' s') END")
 
 
 def python_reason(contract: Contract, record: dict[str, Any], kafka_timestamp_ms: int) -> str | None:
@@ -93,6 +119,6 @@ def python_reason(contract: Contract, record: dict[str, Any], kafka_timestamp_ms
             return f"invalid: non-finite {f.name}"
     if contract.event_time:
         et = record.get(contract.event_time)
-        if isinstance(et, int) and abs(et - kafka_timestamp_ms) > MAX_CLOCK_SKEW_MS:
+        if isinstance(et, int) and not -MAX_CLOCK_SKEW_MS <= et - kafka_timestamp_ms <= MAX_FUTURE_SKEW_MS:
             return "invalid: absurd event_time"
     return None

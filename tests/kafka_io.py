@@ -27,7 +27,8 @@ def produce(bootstrap: str, topic: str, items: list[tuple[bytes | None, bytes, i
     """Send (key, value, timestamp_ms) tuples in order; return where each landed."""
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_in_flight_requests_per_connection=1)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
+                             max_in_flight_requests_per_connection=1)
     futures = [producer.send(topic, key=k, value=v, timestamp_ms=ts) for k, v, ts in items]
     producer.flush()
     out = []

@@ -112,6 +112,9 @@ def test_validation_rules_in_python() -> None:
     day = validation.MAX_CLOCK_SKEW_MS
     assert validation.python_reason(c, {**good, "event_time": T0 - day}, T0) is None
     assert validation.python_reason(c, {**good, "event_time": T0 - day - 1}, T0) == "invalid: absurd event_time"
+    ahead = validation.MAX_FUTURE_SKEW_MS
+    assert validation.python_reason(c, {**good, "event_time": T0 + ahead}, T0) is None
+    assert validation.python_reason(c, {**good, "event_time": T0 + ahead + 1}, T0) == "invalid: absurd event_time"
     sql = validation.sql_reason(c)
     for rule in validation.rules_for(c):
         assert rule.reason in sql
