@@ -27,7 +27,7 @@ from cxstream.paths import JOBS_DIR, REPO_ROOT, sub_dir
 from cxstream.profiles import Profile
 
 if TYPE_CHECKING:
-    from pyflink.table import StatementSet, TableEnvironment, TableResult
+    from pyflink.table import StatementSet, StreamTableEnvironment, TableResult
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,9 @@ class JobSpec:
     copy_sinks: tuple[tuple[str, str, str], ...] = ()
     # Values for ${placeholders} in sql_files: each templated statement runs once per entry.
     sql_instances: tuple[dict[str, str], ...] = ()
+    # Modules in udfs/ with build(pipeline): DataStream stages (keyed state, timers) that read
+    # tables with pipeline.t_env.to_data_stream and register their results as views for sql_files.
+    stream_modules: tuple[str, ...] = ()
 
 
 @dataclass
@@ -112,10 +115,22 @@ def flink_config(profile: Profile, opts: RunOptions, pipeline_name: str) -> dict
     return conf
 
 
-def create_table_env(conf: dict[str, str]) -> TableEnvironment:
-    from pyflink.table import EnvironmentSettings, TableEnvironment
+def create_table_env(conf: dict[str, str]) -> StreamTableEnvironment:
+    """A streaming table environment on a DataStream environment with `conf` applied to both.
 
-    t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+    A StreamTableEnvironment rather than a plain TableEnvironment so that a job can hand a table to
+    a DataStream function with keyed state (t_env.to_data_stream) and back (from_data_stream) in
+    the same pipeline; the decisions job needs that for per-customer context.
+    """
+    from pyflink.common import Configuration
+    from pyflink.datastream import StreamExecutionEnvironment
+    from pyflink.table import EnvironmentSettings, StreamTableEnvironment
+
+    configuration = Configuration()
+    for key, value in conf.items():
+        configuration.set_string(key, value)
+    env = StreamExecutionEnvironment.get_execution_environment(configuration)
+    t_env = StreamTableEnvironment.create(env, EnvironmentSettings.in_streaming_mode())
     config = t_env.get_config()
     for key, value in conf.items():
         config.set(key, value)
@@ -151,7 +166,7 @@ def _dlq_route_sql(contract: contracts.Contract, job: str, checked_view: str) ->
 class Pipeline:
     """Tables, views and INSERTs of one Flink job, built from one or more JobSpecs."""
 
-    def __init__(self, t_env: TableEnvironment, profile: Profile, opts: RunOptions, job_name: str) -> None:
+    def __init__(self, t_env: StreamTableEnvironment, profile: Profile, opts: RunOptions, job_name: str) -> None:
         self.t_env = t_env
         self.profile = profile
         self.opts = opts
@@ -206,13 +221,17 @@ class Pipeline:
             self._execute_ddl(self.renderer.sink(c, c.table))
             self._tables.add(c.table)
 
-    def add_udfs(self, module_name: str) -> None:
-        if module_name in self._udf_modules:
-            return
+    @staticmethod
+    def _import_udf_module(module_name: str):  # noqa: ANN205 - a module
         udfs_dir = str(REPO_ROOT / "udfs")
         if udfs_dir not in sys.path:
             sys.path.insert(0, udfs_dir)
-        importlib.import_module(module_name).register(self.t_env)
+        return importlib.import_module(module_name)
+
+    def add_udfs(self, module_name: str) -> None:
+        if module_name in self._udf_modules:
+            return
+        self._import_udf_module(module_name).register(self.t_env)
         self._udf_modules.add(module_name)
 
     def _add_insert(self, sql: str) -> None:
@@ -238,6 +257,8 @@ class Pipeline:
                 self._tables.add(table)
         for module in spec.udf_modules:
             self.add_udfs(module)
+        for module in spec.stream_modules:
+            self._import_udf_module(module).build(self)
         for sql_file in spec.sql_files:
             self.add_sql_file(sql_file, spec.sql_instances)
 
