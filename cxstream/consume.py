@@ -38,7 +38,7 @@ class TopicReader:
 
         self._consumer = KafkaConsumer(
             bootstrap_servers=bootstrap_servers, enable_auto_commit=False,
-            consumer_timeout_ms=0, fetch_max_wait_ms=100, max_partition_fetch_bytes=8 << 20,
+            consumer_timeout_ms=0, fetch_max_wait_ms=20, max_partition_fetch_bytes=8 << 20,
         )
         self._codecs: dict[str, Codec] = {}
         partitions = []
