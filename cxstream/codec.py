@@ -64,7 +64,11 @@ class Codec:
         return buf.getvalue()
 
     def _decode_avro(self, data: bytes) -> Record:
-        rec = fastavro.schemaless_reader(io.BytesIO(data), self._parsed, self._parsed)
+        buf = io.BytesIO(data)
+        rec = fastavro.schemaless_reader(buf, self._parsed, self._parsed)
+        if buf.tell() != len(data):  # as strict as the connector's cx-avro format
+            raise ValueError(f"{len(data) - buf.tell()} bytes left over after a complete record: "
+                             "not this schema, or not Avro")
         for name in self._timestamps:  # fastavro turns timestamp-millis into datetimes
             value = rec.get(name)
             if isinstance(value, datetime):
@@ -80,12 +84,17 @@ class Codec:
         return json.dumps(out, separators=(",", ":"), allow_nan=False).encode()
 
     def _decode_json(self, data: bytes) -> Record:
-        rec = json.loads(data)
+        rec = json.loads(data, parse_constant=_reject_json_constant)
         for name in self._timestamps:
             value = rec.get(name)
             if isinstance(value, str):
                 rec[name] = parse_iso_millis(value)
         return rec
+
+
+def _reject_json_constant(token: str) -> float:
+    """NaN and Infinity are not JSON; Python accepts them, Flink's JSON format (rightly) does not."""
+    raise ValueError(f"{token} is not a JSON value")
 
 
 def key_bytes(contract: Contract, record: Record) -> bytes | None:

@@ -93,8 +93,13 @@ def all_contracts() -> list[Contract]:
 
 
 # Topics that carry an existing contract's records but belong to no contract of their own: the
-# benchmark's pass-through copy of interactions.
-COPY_TOPICS = {"cx.bench.passthrough": "interaction"}
+# pass-through job's copies of every input (the benchmark's baseline and the fuzz test's witness).
+COPY_TOPICS = {
+    "cx.bench.passthrough": "interaction",
+    "cx.bench.passthrough.messages": "message",
+    "cx.bench.passthrough.context": "context",
+    "cx.bench.passthrough.outcomes": "outcome",
+}
 
 
 def by_topic(topic: str) -> Contract:
