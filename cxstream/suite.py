@@ -70,7 +70,12 @@ class LiveView:
             self.totals[m.topic] += 1
             self.window.append((now, m.topic))
             if m.record is not None:
-                self.samples[m.topic] = m
+                # Show the busiest customer of the latest signals rather than whichever came last.
+                current = self.samples.get(m.topic)
+                if (m.topic != "cx.signals" or current is None or current.record is None
+                        or time.time() - current.received_ms / 1000 > 10
+                        or m.record["event_count"] >= current.record["event_count"]):
+                    self.samples[m.topic] = m
                 if m.topic.endswith("cx.dlq"):
                     self.dlq_reasons[_reason_kind(str(m.record.get("reason", "?")))] += 1
         while self.window and self.window[0][0] < now - 5:
@@ -85,9 +90,10 @@ class LiveView:
         sample = self.samples.get("cx.signals")
         if sample and sample.record:
             r = sample.record
-            lines.append(f"  latest signal: {r['customer_id']} events={r['event_count']} "
-                         f"carts={r['add_to_carts']} purchases={r['purchases']} "
-                         f"rage={r['rage_clicks']} cart_value={r['cart_value']:.2f}")
+            lines.append(f"  busiest recent signal: {r['customer_id']} [{r['window_kind']}] "
+                         f"events={r['event_count']} carts={r['add_to_carts']} purchases={r['purchases']} "
+                         f"rage={r['rage_clicks']} cart_value={r['cart_value']:.2f} "
+                         f"channel_switches={r['channel_switches']}")
         if self.dlq_reasons:
             top = ", ".join(f"{k} ×{v}" for k, v in self.dlq_reasons.most_common(3))
             lines.append(f"  dlq reasons: {top}")
