@@ -1,16 +1,25 @@
 """`cxstream bench`: throughput and end-to-end latency of the jobs, measured in one run.
 
-Two phases per job, over the same broker, connector and formats:
+Suites:
 
-- throughput: N interactions are produced first, then the job reads them from the earliest offset
-  to the end (bounded); events/s = N / the job's net runtime as Flink reports it. Every job pays the
-  same start-up inside that runtime, so the ratio between jobs is fair even though the absolute
-  figure understates the steady rate.
-- latency: the job runs live while interactions are produced at a fixed rate with wall-clock event
-  times. Pass-through latency = time the copy is read from the sink topic − time the original was
-  handed to the producer. Signals latency = time a window's row is read − the earliest moment the
-  window could close (window end + the watermark delay): what the job adds on top of the
-  out-of-orderness it is configured to wait for.
+- ``passthrough``: the pass-through job and the signals job side by side (the spine's baseline).
+- ``jobs``: every analytics job on its own (pass-through, signals, sentiment, drift, quality, and
+  whichever of those exist), so each job's cost can be read as a ratio to the pass-through.
+- ``suite``: every suite job together in one Flink job, as `cxstream run` runs them.
+
+Two phases per entry, over the same broker, connector, format and simulated traffic:
+
+- throughput: the simulator's traffic (all four input topics, simulated clock) is produced first,
+  then the job reads its inputs from the earliest offset to the end (bounded); events/s = input
+  records read / the job's net runtime as Flink reports it. Every job pays the same start-up inside
+  that runtime, so the ratio between jobs is fair even though the absolute figure understates the
+  steady rate.
+- latency: the job runs live while the simulator (a separate process) produces at a fixed rate with
+  wall-clock event times. For a record without a window (pass-through copies, NBA triggers):
+  latency = time it is read from its topic - its event time (the triggering event's time). For a
+  windowed record (signals, sentiment, drift, data-quality alerts): latency = time it is read -
+  (window end + the watermark delay), the earliest moment the window could close: what the job
+  adds on top of the out-of-orderness it is configured to wait for.
 
 Results are printed as a table and written as JSON to bench/results/.
 """
@@ -21,76 +30,56 @@ import argparse
 import json
 import os
 import platform
+import re
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
+from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from cxstream import broker, contracts
-from cxstream.codec import Codec, key_bytes
 from cxstream.consume import TopicReader
-from cxstream.paths import BENCH_RESULTS_DIR
+from cxstream.paths import BENCH_RESULTS_DIR, JOBS_DIR
 from cxstream.profiles import Profile, make_profile
-from cxstream.sample_data import interactions
 from cxstream.topics import ensure_topics, suite_topics
 
-JOBS = {"passthrough": "cx.bench.passthrough", "signals": "cx.signals"}
+ANALYTICS_JOBS = ("passthrough", "signals", "sentiment", "drift", "quality")
 
 
 def add_bench_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("suite", choices=("passthrough",), help="which benchmark: passthrough = the pass-through "
-                   "job and the signals job side by side")
-    p.add_argument("--events", type=int, default=200_000, help="events for the throughput phase")
+    p.add_argument("suite", choices=("passthrough", "jobs", "suite"),
+                   help="passthrough: pass-through and signals side by side; jobs: every analytics job on its "
+                        "own; suite: all suite jobs together, as `cxstream run` runs them")
+    p.add_argument("--events", type=int, default=100_000, help="simulated events for the throughput phase")
     p.add_argument("--rate", type=int, default=2_000, help="offered events/s in the latency phase")
     p.add_argument("--seconds", type=float, default=75,
-                   help="length of the latency phase per job (the signals windows slide every minute)")
+                   help="length of the latency phase per entry (per-minute windows need > 60 s)")
     p.add_argument("--format", choices=("avro", "json"), default="avro")
+    p.add_argument("--only", default=None, help="comma-separated subset of the suite's jobs")
     p.add_argument("--out", default=None, help="JSON output path (default: bench/results/<suite>-<time>.json)")
 
 
 @dataclass
-class JobResult:
-    job: str
-    events: int
-    net_runtime_s: float
-    events_per_s: float
-    latency_samples: int = 0
+class Entry:
+    """One benchmarked job (or group of jobs run as one Flink job)."""
+
+    name: str
+    jobs: list[str]
+    input_events: int = 0
+    net_runtime_s: float = 0.0
+    events_per_s: float = 0.0
     offered_rate: float = 0.0
     achieved_rate: float = 0.0
-    latency_ms: dict[str, float] = field(default_factory=dict)
+    latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)  # output topic -> percentiles
 
 
 def _log(msg: str) -> None:
     print(f"[bench] {msg}", flush=True)
-
-
-def _produce_all(bootstrap: str, profile: Profile, records: list[dict]) -> None:
-    from kafka import KafkaProducer
-
-    c = contracts.load("interaction")
-    codec = Codec(c, profile.value_format)
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20, batch_size=256 * 1024)
-    for r in records:
-        producer.send(profile.topic(c.topic), key=key_bytes(c, r), value=codec.encode(r),
-                      timestamp_ms=r["event_time"])
-    producer.flush()
-    producer.close()
-
-
-def _throughput(job: str, bootstrap: str, fmt: str, n: int) -> JobResult:
-    from cxstream.runtime import RunOptions, build, load_spec
-
-    profile = _fresh_profile(bootstrap, fmt)
-    t0 = int(time.time() * 1000) - 3 * 3_600_000
-    _produce_all(bootstrap, profile, interactions(n, t0, step_ms=2 * 3_600_000 / n, seed=11))
-    pipeline = build([load_spec(job)], profile, RunOptions(bounded=True, checkpoint_interval=None),
-                     job_name=f"bench-{job}")
-    result = pipeline.execute()
-    exec_result = result.get_job_client().get_job_execution_result().result()
-    runtime_s = exec_result.get_net_runtime() / 1000
-    return JobResult(job, n, runtime_s, n / runtime_s)
 
 
 def _fresh_profile(bootstrap: str, fmt: str) -> Profile:
@@ -100,93 +89,168 @@ def _fresh_profile(bootstrap: str, fmt: str) -> Profile:
     return profile
 
 
-def _latency(job: str, bootstrap: str, fmt: str, rate: int, seconds: float, res: JobResult) -> None:
+def _input_topics(job_names: list[str]) -> set[str]:
+    from cxstream.runtime import load_spec
+
+    return {contracts.load(c).topic for j in job_names for c in load_spec(j).inputs}
+
+
+def _output_topics(job_names: list[str]) -> list[str]:
+    from cxstream.runtime import load_spec
+
+    out: list[str] = []
+    for j in job_names:
+        spec = load_spec(j)
+        out += [contracts.load(c).topic for c in spec.outputs if c != "dlq_record"]
+        out += [topic for _, _, topic in spec.copy_sinks]
+    return list(dict.fromkeys(out))
+
+
+def _produce_backlog(bootstrap: str, profile: Profile, n: int) -> dict[str, int]:
+    """The simulator's traffic for n events, an hour of event time ending now; records per topic."""
     from kafka import KafkaProducer
 
+    from cxstream.simulator import SimulatorConfig, generate
+
+    start = int(time.time() * 1000) - 3_600_000
+    config = SimulatorConfig(seed=11, fmt=profile.value_format, clock="simulated", start_ms=start, rate=0,
+                             event_rate=max(n / 3600, 1), count=n, topic_prefix=profile.topic_prefix)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20, batch_size=256 * 1024)
+    per_topic: dict[str, int] = defaultdict(int)
+    for e in generate(config):
+        producer.send(e.topic, key=e.key, value=e.value, timestamp_ms=e.timestamp_ms)
+        per_topic[e.topic.removeprefix(profile.topic_prefix)] += 1
+    producer.flush()
+    producer.close()
+    return dict(per_topic)
+
+
+def _throughput(entry: Entry, bootstrap: str, fmt: str, n: int) -> None:
     from cxstream.runtime import RunOptions, build, load_spec
 
     profile = _fresh_profile(bootstrap, fmt)
-    pipeline = build([load_spec(job)], profile, RunOptions(startup_mode="earliest-offset"),
-                     job_name=f"bench-{job}-latency")
+    per_topic = _produce_backlog(bootstrap, profile, n)
+    entry.input_events = sum(per_topic.get(t, 0) for t in _input_topics(entry.jobs))
+    pipeline = build([load_spec(j) for j in entry.jobs], profile, RunOptions(bounded=True, checkpoint_interval=None),
+                     job_name=f"bench-{entry.name}")
+    result = pipeline.execute().get_job_client().get_job_execution_result().result()
+    entry.net_runtime_s = result.get_net_runtime() / 1000
+    entry.events_per_s = entry.input_events / entry.net_runtime_s
+
+
+def _latency_of(record: dict, delay_ms: int, received_ms: int) -> float | None:
+    if record.get("window_end") is not None:
+        return received_ms - (record["window_end"] + delay_ms)
+    if record.get("event_time") is not None:
+        return received_ms - record["event_time"]
+    return None
+
+
+def _start_simulator(bootstrap: str, profile: Profile, rate: int, seconds: float) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "cxstream.cli", "simulate", "--bootstrap-servers", bootstrap, "--rate", str(rate),
+           "--duration", str(seconds), "--topic-prefix", profile.topic_prefix, "--format", profile.value_format]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _latency(entry: Entry, bootstrap: str, fmt: str, rate: int, seconds: float) -> None:
+    from cxstream.runtime import RunOptions, build, load_spec
+
+    profile = _fresh_profile(bootstrap, fmt)
+    pipeline = build([load_spec(j) for j in entry.jobs], profile, RunOptions(startup_mode="earliest-offset"),
+                     job_name=f"bench-{entry.name}-latency")
     client = pipeline.execute().get_job_client()
-    sent_at: dict[str, int] = {}
-    latencies: list[float] = []
+    samples: dict[str, list[float]] = defaultdict(list)
     stop = threading.Event()
     delay_ms = profile.watermark_delay_s * 1000
+    outputs = _output_topics(entry.jobs)
 
     def consume() -> None:
-        with TopicReader(bootstrap, [profile.topic(JOBS[job])], value_format=fmt,
+        with TopicReader(bootstrap, [profile.topic(t) for t in outputs], value_format=fmt,
                          topic_prefix=profile.topic_prefix) as reader:
             while not stop.is_set():
                 for m in reader.poll(100):
-                    if m.record is None:
-                        continue
-                    if job == "passthrough":
-                        sent = sent_at.get(m.record["event_id"])
-                        if sent is not None:
-                            latencies.append(m.received_ms - sent)
-                    else:
-                        latencies.append(m.received_ms - (m.record["window_end"] + delay_ms))
+                    if m.record is not None:
+                        lat = _latency_of(m.record, delay_ms, m.received_ms)
+                        if lat is not None:
+                            samples[m.topic.removeprefix(profile.topic_prefix)].append(lat)
 
     reader_thread = threading.Thread(target=consume, daemon=True)
     reader_thread.start()
-    c = contracts.load("interaction")
-    codec = Codec(c, fmt)
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=0)
-    template = interactions(50_000, 0, step_ms=0, seed=5, customers=2000)
     time.sleep(5)  # let the job's sources come up before the clock starts
-    start = time.monotonic()
-    sent = 0
-    while (elapsed := time.monotonic() - start) < seconds:
-        due = int(elapsed * rate)
-        while sent < due:
-            r = dict(template[sent % len(template)])
-            now = int(time.time() * 1000)
-            r["event_id"] = f"b{sent}"
-            r["event_time"] = now
-            sent_at[r["event_id"]] = now
-            producer.send(profile.topic(c.topic), key=key_bytes(c, r), value=codec.encode(r), timestamp_ms=now)
-            sent += 1
-        time.sleep(0.001)
-    producer.flush()
-    res.offered_rate = rate
-    res.achieved_rate = sent / (time.monotonic() - start)
-    time.sleep(8 if job == "signals" else 3)
+    sim = _start_simulator(bootstrap, profile, rate, seconds)
+    try:
+        sim_out = sim.communicate(timeout=seconds + 120)[0].decode(errors="replace")
+    except subprocess.TimeoutExpired:
+        os.killpg(sim.pid, signal.SIGINT)
+        sim_out = sim.communicate(timeout=20)[0].decode(errors="replace")
+    entry.offered_rate = rate
+    entry.achieved_rate = _simulator_rate(sim_out)
+    time.sleep(8)  # the last windows close 5 s after the last event
     stop.set()
     reader_thread.join(5)
-    producer.close()
     client.cancel().result()
-    if latencies:
-        arr = np.array(latencies)
-        res.latency_samples = len(arr)
-        res.latency_ms = {q: float(np.percentile(arr, p)) for q, p in (("p50", 50), ("p95", 95), ("p99", 99))}
-        res.latency_ms["max"] = float(arr.max())
+    for topic, values in samples.items():
+        arr = np.array(values)
+        entry.latency_ms[topic] = {"p50": float(np.percentile(arr, 50)), "p95": float(np.percentile(arr, 95)),
+                                   "p99": float(np.percentile(arr, 99)), "max": float(arr.max()),
+                                   "samples": float(len(arr))}
+
+
+def _simulator_rate(output: str) -> float:
+    """Records per second the simulator reports (its summary: "sent N (...) ... in Xs"), or 0."""
+    match = re.search(r"^sent ([\d,]+) .* in ([\d.]+)s$", output, re.M)
+    if not match:
+        return 0.0
+    return int(match.group(1).replace(",", "")) / max(float(match.group(2)), 1e-9)
+
+
+def _entries(suite: str, only: str | None) -> list[Entry]:
+    from cxstream.runtime import suite_job_names
+
+    if suite == "passthrough":
+        names = ["passthrough", "signals"]
+    elif suite == "jobs":
+        names = [j for j in ANALYTICS_JOBS if (JOBS_DIR / f"{j}.py").exists()]
+    else:
+        return [Entry("passthrough", ["passthrough"]), Entry("suite", suite_job_names())]
+    if only:
+        wanted = {n.strip() for n in only.split(",")}
+        names = [n for n in names if n in wanted or n == "passthrough"]
+    return [Entry(n, [n]) for n in names]
+
+
+def _print_table(entries: list[Entry]) -> None:
+    base = entries[0].events_per_s or float("nan")
+    header = (f"{'job':<12} {'in events':>10} {'events/s':>9} {'vs pass':>8} {'offered/s':>9}  "
+              f"{'output topic':<32} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'samples':>8}")
+    print(header)
+    print("-" * len(header))
+    for e in entries:
+        first = f"{e.name:<12} {e.input_events:>10,} {e.events_per_s:>9,.0f} {e.events_per_s / base:>8.2f} " \
+                f"{e.achieved_rate:>9,.0f}  "
+        rows = sorted(e.latency_ms.items()) or [("(no output in the latency phase)", {})]
+        for i, (topic, lat) in enumerate(rows):
+            lead = first if i == 0 else " " * len(first)
+            print(f"{lead}{topic:<32} {lat.get('p50', float('nan')):>8.1f} {lat.get('p95', float('nan')):>8.1f} "
+                  f"{lat.get('p99', float('nan')):>8.1f} {int(lat.get('samples', 0)):>8,}")
 
 
 def run_bench(args: argparse.Namespace) -> int:
     bootstrap = broker.resolve_bootstrap(args.bootstrap_servers)
-    results: list[JobResult] = []
-    for job in JOBS:
-        _log(f"{job}: throughput over {args.events:,} events …")
-        res = _throughput(job, bootstrap, args.format, args.events)
-        _log(f"{job}: latency at {args.rate:,} events/s for {args.seconds:.0f}s …")
-        _latency(job, bootstrap, args.format, args.rate, args.seconds, res)
-        results.append(res)
-    base = results[0].events_per_s
-    header = f"{'job':<12} {'events':>9} {'events/s':>10} {'vs pass':>8} {'offered/s':>10} " \
-             f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'samples':>8}"
-    print(header)
-    print("-" * len(header))
-    for r in results:
-        lat = r.latency_ms
-        print(f"{r.job:<12} {r.events:>9,} {r.events_per_s:>10,.0f} {r.events_per_s / base:>8.2f} "
-              f"{r.achieved_rate:>10,.0f} {lat.get('p50', float('nan')):>8.1f} {lat.get('p95', float('nan')):>8.1f} "
-              f"{lat.get('p99', float('nan')):>8.1f} {r.latency_samples:>8,}")
+    entries = _entries(args.suite, args.only)
+    for e in entries:
+        _log(f"{e.name}: throughput over {args.events:,} simulated events …")
+        _throughput(e, bootstrap, args.format, args.events)
+        _log(f"{e.name}: {e.events_per_s:,.0f} input events/s; latency at {args.rate:,} events/s for "
+             f"{args.seconds:.0f}s …")
+        _latency(e, bootstrap, args.format, args.rate, args.seconds)
+    _print_table(entries)
     report = {
         "suite": args.suite, "format": args.format, "cores": os.cpu_count(), "machine": platform.machine(),
         "python": platform.python_version(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "latency_definition": __doc__.split("- latency:")[1].strip() if __doc__ else "",
-        "results": [asdict(r) for r in results],
+        "load_average_at_end": os.getloadavg(),
+        "definitions": (__doc__ or "").split("Two phases per entry", 1)[-1].strip(),
+        "results": [asdict(e) for e in entries],
     }
     BENCH_RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     out = args.out or str(BENCH_RESULTS_DIR / f"{args.suite}-{time.strftime('%Y%m%dT%H%M%S')}.json")

@@ -1,0 +1,28 @@
+"""`cxstream bench` runs end to end and writes what it prints (small sizes: a smoke test, not a timing)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_bench_writes_throughput_and_latency_json(bootstrap: str, tmp_path) -> None:
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "cxstream.cli", "bench", "jobs", "--only", "passthrough", "--events", "3000",
+         "--rate", "300", "--seconds", "8", "--bootstrap-servers", bootstrap, "--out", str(out)],
+        capture_output=True, text=True, timeout=400,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-2000:]
+    report = json.loads(out.read_text())
+    (entry,) = report["results"]
+    assert entry["name"] == "passthrough" and entry["input_events"] > 2000 and entry["events_per_s"] > 0
+    latency = entry["latency_ms"]["cx.bench.passthrough"]
+    assert latency["samples"] > 500 and 0 <= latency["p50"] <= latency["p99"]
+    assert entry["achieved_rate"] > 100
+    assert "cx.bench.passthrough" in proc.stdout  # the printed table
