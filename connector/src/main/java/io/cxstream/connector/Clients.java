@@ -64,6 +64,12 @@ public final class Clients {
             props.remove(consumerOnly);
         }
         props.putIfAbsent(ProducerConfig.ACKS_CONFIG, "all");
+        // Give up on a send after 30 s (Kafka's default is 120 s) so that a broker that is gone, or
+        // came back without this producer's id (the local broker after a restart answers
+        // UNKNOWN_PRODUCER_ID forever), fails the job soon; Flink then restarts it from the last
+        // checkpoint, which is at-least-once and loses nothing.
+        props.putIfAbsent(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, "15000");
+        props.putIfAbsent(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "30000");
         props.put(ProducerConfig.CLIENT_ID_CONFIG, clientId);
         return withKafkaClassLoader(() ->
                 new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer()));
