@@ -125,3 +125,29 @@ def test_sql_splitting_respects_quotes_and_comments() -> None:
     stmts = split_statements(text)
     assert stmts == ["CREATE VIEW v AS SELECT 'a;b' AS x", "INSERT INTO t SELECT * FROM v"]
     assert [is_insert(s) for s in stmts] == [False, True]
+
+
+def test_sql_templates_are_instantiated_once_per_declared_instance(tmp_path) -> None:
+    from cxstream.sqlfiles import load
+
+    (tmp_path / "q.sql").write_text("CREATE VIEW v AS SELECT 1;\nINSERT INTO t SELECT '${kind}' FROM ${src};\n"
+                                    "INSERT INTO u SELECT REGEXP(x, '^\\s*$') FROM v;\n")
+    stmts = load("q.sql", tmp_path, [{"kind": "a", "src": "s1"}, {"kind": "b", "src": "s2"}])
+    assert stmts == ["CREATE VIEW v AS SELECT 1", "INSERT INTO t SELECT 'a' FROM s1",
+                     "INSERT INTO t SELECT 'b' FROM s2", "INSERT INTO u SELECT REGEXP(x, '^\\s*$') FROM v"]
+    with pytest.raises(ValueError, match="declares no instances"):
+        load("q.sql", tmp_path)
+    with pytest.raises(ValueError, match="does not set"):
+        load("q.sql", tmp_path, [{"kind": "a"}])
+
+
+def test_signals_job_declares_one_query_per_window_kind() -> None:
+    from cxstream.runtime import load_spec
+    from cxstream.sqlfiles import is_insert, load
+
+    spec = load_spec("signals")
+    inserts = [s for s in load("signals.sql", instances=spec.sql_instances) if is_insert(s)]
+    kinds = [i["window_kind"] for i in spec.sql_instances]
+    assert len(inserts) == len(kinds) == 5
+    for kind, statement in zip(kinds, inserts, strict=True):
+        assert f"'{kind}'" in statement and "${" not in statement
