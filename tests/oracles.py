@@ -129,3 +129,49 @@ def _aggregate(df: pd.DataFrame) -> pd.DataFrame:
     abandoned = (out["cart_activity"] > 0) & (out["purchases"] == 0)
     out["cart_abandoned"] = abandoned.astype(object).where(is_session, None)
     return out.drop(columns=["cart_activity"])
+
+
+def sentiment(messages: list[dict]) -> pd.DataFrame:
+    """Per scope (conversation, customer, agent, channel) and HOP 5 min / 1 min window, cx.sentiment.
+
+    Scores customer turns with vaderSentiment directly (the model is the same; the windows, history
+    and aggregates are computed here independently).
+    """
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    analyzer = SentimentIntensityAnalyzer()
+    df = pd.DataFrame([m for m in messages if m["sender"] == "customer"])
+    df["seq"] = range(len(df))
+    df["compound"] = [analyzer.polarity_scores(t)["compound"] if t else 0.0 for t in df["text"]]
+    df = df.sort_values(["conversation_id", "event_time", "seq"], kind="stable").reset_index(drop=True)
+    by_conversation = df.groupby("conversation_id")["compound"]
+    prev1, prev2 = by_conversation.shift(1), by_conversation.shift(2)
+    neg = -0.05
+    df["third_negative"] = ((df["compound"] <= neg) & (prev1 <= neg) & (prev2 <= neg)).astype(int)
+    turns = by_conversation.cumcount() + 1
+    earlier_mean = (by_conversation.cumsum() - df["compound"]) / (turns - 1).where(turns > 1)
+    df["sharp_drop"] = ((turns > 1) & (df["compound"] <= earlier_mean - 0.6)).astype(int)
+    rows = []
+    for _, e in df.iterrows():
+        for start, end in _fixed_windows(int(e["event_time"]), 5 * MINUTE_MS, MINUTE_MS):
+            for scope, column in (("conversation", "conversation_id"), ("customer", "customer_id"),
+                                  ("agent", "agent_id"), ("channel", "channel")):
+                if e[column] is None or (isinstance(e[column], float) and pd.isna(e[column])):
+                    continue
+                rows.append({"scope": scope, "scope_id": e[column], "window_start": start, "window_end": end,
+                             "customer_id": e["customer_id"], "compound": e["compound"],
+                             "t_min": (e["event_time"] - start) / 60000.0, "third_negative": e["third_negative"],
+                             "sharp_drop": e["sharp_drop"]})
+    out = []
+    for (scope, scope_id, start, end), g in pd.DataFrame(rows).groupby(["scope", "scope_id", "window_start",
+                                                                         "window_end"]):
+        n, x, y = len(g), g["t_min"], g["compound"]
+        denominator = n * (x * x).sum() - x.sum() ** 2
+        slope = (n * (x * y).sum() - x.sum() * y.sum()) / denominator if n > 1 and denominator > 1e-12 else None
+        escalation = ("three consecutive negative turns" if g["third_negative"].max() == 1
+                      else "sharp drop below the conversation's baseline" if g["sharp_drop"].max() == 1 else None)
+        out.append({"scope": scope, "scope_id": scope_id, "window_start": start, "window_end": end,
+                    "customer_id": g["customer_id"].max() if scope in ("conversation", "customer") else None,
+                    "message_count": n, "mean_compound": y.mean(), "min_compound": y.min(),
+                    "negative_share": (y <= neg).mean(), "trend_slope": slope, "escalation": escalation})
+    return pd.DataFrame(out)
