@@ -23,7 +23,8 @@ import sentiment as sentiment_udf  # noqa: E402
 def test_udf_scores_like_vader_and_tolerates_empty_text() -> None:
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-    texts = pd.Series(["This is great, thank you so much!", "This is terrible and useless, I am furious. Awful service!", "", None,
+    texts = pd.Series(["This is great, thank you so much!",
+                       "This is terrible and useless, I am furious. Awful service!", "", None,
                        "The parcel arrived on Tuesday."])
     got = sentiment_udf.compound_scores(texts)
     vader = SentimentIntensityAnalyzer()
