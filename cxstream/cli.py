@@ -104,6 +104,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return run_bench(args)
 
 
+def _cmd_reference(args: argparse.Namespace) -> int:
+    from cxstream.reference import main as reference_main
+
+    return reference_main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cxstream",
@@ -166,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
     from cxstream.bench import add_bench_arguments
 
     add_bench_arguments(p)
+    bootstrap_arg(p)
+
+    p = add("reference", _cmd_reference, "drift reference profiles: `reference build` from a file, topic or simulator")
+    from cxstream.reference import add_arguments as add_reference_arguments
+
+    add_reference_arguments(p)
     bootstrap_arg(p)
     return parser
 
