@@ -94,6 +94,18 @@ class LiveView:
                          f"events={r['event_count']} carts={r['add_to_carts']} purchases={r['purchases']} "
                          f"rage={r['rage_clicks']} cart_value={r['cart_value']:.2f} "
                          f"channel_switches={r['channel_switches']}")
+        sample = self.samples.get("cx.sentiment")
+        if sample and sample.record:
+            r = sample.record
+            lines.append(f"  latest sentiment: {r['scope']} {r['scope_id']} mean={r['mean_compound']:+.2f} "
+                         f"min={r['min_compound']:+.2f} turns={r['message_count']}"
+                         + (f" ESCALATE: {r['escalation']}" if r.get("escalation") else ""))
+        sample = self.samples.get("cx.drift")
+        if sample and sample.record:
+            r = sample.record
+            psi = r.get("psi")
+            lines.append(f"  latest drift: {r['feature']} psi={psi if psi is None else round(psi, 3)} "
+                         f"n={r['sample_size']} vs {r['reference']}")
         if self.dlq_reasons:
             top = ", ".join(f"{k} ×{v}" for k, v in self.dlq_reasons.most_common(3))
             lines.append(f"  dlq reasons: {top}")
