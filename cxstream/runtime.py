@@ -74,7 +74,7 @@ def load_spec(name: str) -> JobSpec:
 
 def suite_job_names() -> list[str]:
     """Jobs that make up the suite, in pipeline order (jobs/ files whose SPEC sets suite=...)."""
-    order = ["signals", "sentiment", "drift"]
+    order = ["signals", "sentiment", "drift", "quality"]
     return [n for n in order if (JOBS_DIR / f"{n}.py").exists()]
 
 
