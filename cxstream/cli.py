@@ -178,7 +178,6 @@ def build_parser() -> argparse.ArgumentParser:
     from cxstream.reference import add_arguments as add_reference_arguments
 
     add_reference_arguments(p)
-    bootstrap_arg(p)
     return parser
 
 

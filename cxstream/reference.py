@@ -99,7 +99,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     b.add_argument("--end", type=int, default=None, help="with --from-topic: end event time, exclusive (epoch ms)")
     b.add_argument("--seed", type=int, default=0, help="with --from-simulator")
     b.add_argument("--format", choices=("avro", "json"), default="avro")
-    b.add_argument("--topic-prefix", default="")
+    b.add_argument("--topic-prefix", default="", help="with --from-topic: the suite's topic prefix, if any")
+    b.add_argument("--bootstrap-servers", help="with --from-topic: Kafka bootstrap servers (default: "
+                   "$CXSTREAM_BOOTSTRAP_SERVERS, then the local broker)")
     b.add_argument("--name", default=None, help="the profile's id (default: the output file's stem)")
     b.add_argument("--out", required=True, help="where to write the profile, e.g. reference/default.json")
 

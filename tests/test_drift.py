@@ -134,3 +134,32 @@ def test_drift_is_reported_after_the_drift_point_only_and_equals_numpy(bootstrap
             assert (have["psi"] < 0.25).all(), (name, have["psi"].max())
     amount_after = got[(got["feature"] == "amount") & (got["window_start"] >= drift_at)]
     assert (amount_after["mean_shift_sd"] > 1).all()
+
+
+def test_reference_build_from_a_file_and_from_a_topic(bootstrap: str, prefix: str, tmp_path) -> None:
+    import subprocess
+
+    records = interactions(3000, 1_700_000_000_000, seed=4)
+    jsonl = tmp_path / "events.jsonl"
+    jsonl.write_text("\n".join(json.dumps(r) for r in records))
+    cli = [sys.executable, "-m", "cxstream.cli", "reference", "build"]
+    built = subprocess.run(cli + ["--from-file", str(jsonl), "--out", str(tmp_path / "f.json")],
+                           capture_output=True, text=True, timeout=60)
+    assert built.returncode == 0, built.stderr
+    from_file = json.loads((tmp_path / "f.json").read_text())
+    amounts = [r["amount"] for r in records if r["event_type"] in ("add_to_cart", "remove_from_cart", "purchase")]
+    assert from_file["features"]["amount"]["sample_size"] == len(amounts)
+    assert from_file["features"]["amount"]["mean"] == pytest.approx(np.mean(amounts))
+    channel = from_file["features"]["channel"]
+    assert channel["shares"][:-1] == pytest.approx(
+        [sum(r["channel"] == c for r in records) / len(records) for c in channel["categories"]])
+
+    profile = make_test_profile(bootstrap, prefix, "avro")
+    produce_records(bootstrap, profile, "interaction", records, [r["event_time"] for r in records])
+    half = records[len(records) // 2]["event_time"]
+    built = subprocess.run(cli + ["--from-topic", profile.topic("cx.events.interactions"), "--topic-prefix", prefix,
+                                  "--start", str(half), "--bootstrap-servers", bootstrap,
+                                  "--out", str(tmp_path / "t.json")], capture_output=True, text=True, timeout=120)
+    assert built.returncode == 0, built.stderr
+    from_topic = json.loads((tmp_path / "t.json").read_text())
+    assert from_topic["records"] == sum(r["event_time"] >= half for r in records)
