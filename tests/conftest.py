@@ -47,3 +47,15 @@ def make_test_profile(bootstrap: str, prefix: str, value_format: str = "avro", p
     profile = make_profile("local", bootstrap, value_format, prefix).with_(partitions=partitions)
     ensure_topics(bootstrap, suite_topics(prefix, partitions))
     return profile
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The environment for a cxstream subprocess, without what an in-process Flink job left behind.
+
+    PyFlink sets PYTHONPATH, FLINK_* and PYFLINK_* variables in the process that ran a job (here, the
+    test process); a child that inherits PYFLINK_GATEWAY_DISABLED refuses to start its own gateway.
+    """
+    env = {k: v for k, v in os.environ.items()
+           if not (k.startswith(("PYFLINK", "_PYFLINK", "FLINK_", "_PYTHON_WORKER")) or k == "PYTHONPATH")}
+    env.update(extra)
+    return env

@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from tests.conftest import subprocess_env
+
 pytestmark = pytest.mark.slow
 
 
@@ -16,7 +18,7 @@ def test_bench_writes_throughput_and_latency_json(bootstrap: str, tmp_path) -> N
     proc = subprocess.run(
         [sys.executable, "-m", "cxstream.cli", "bench", "jobs", "--only", "passthrough", "--events", "3000",
          "--rate", "300", "--seconds", "8", "--bootstrap-servers", bootstrap, "--out", str(out)],
-        capture_output=True, text=True, timeout=400,
+        capture_output=True, text=True, env=subprocess_env(), timeout=400,
     )
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-2000:]
     report = json.loads(out.read_text())

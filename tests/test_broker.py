@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 from cxstream import broker
+from tests.conftest import subprocess_env
 
 
 def _cli(args: list[str], home, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CXSTREAM_HOME": str(home), **(env_extra or {})}
+    env = subprocess_env(CXSTREAM_HOME=str(home), **(env_extra or {}))
     env.pop(broker.ENV_BOOTSTRAP, None)
     env.update(env_extra or {})
     return subprocess.run([sys.executable, "-m", "cxstream.cli", *args], capture_output=True, text=True,

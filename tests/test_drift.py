@@ -20,7 +20,7 @@ from scipy.spatial.distance import jensenshannon
 
 from cxstream.paths import REPO_ROOT
 from cxstream.sample_data import interactions
-from tests.conftest import make_test_profile
+from tests.conftest import make_test_profile, subprocess_env
 from tests.kafka_io import produce_records, read_settled, run_bounded
 
 sys.path.insert(0, str(REPO_ROOT / "udfs"))
@@ -144,7 +144,7 @@ def test_reference_build_from_a_file_and_from_a_topic(bootstrap: str, prefix: st
     jsonl.write_text("\n".join(json.dumps(r) for r in records))
     cli = [sys.executable, "-m", "cxstream.cli", "reference", "build"]
     built = subprocess.run(cli + ["--from-file", str(jsonl), "--out", str(tmp_path / "f.json")],
-                           capture_output=True, text=True, timeout=60)
+                           capture_output=True, text=True, env=subprocess_env(), timeout=60)
     assert built.returncode == 0, built.stderr
     from_file = json.loads((tmp_path / "f.json").read_text())
     amounts = [r["amount"] for r in records if r["event_type"] in ("add_to_cart", "remove_from_cart", "purchase")]
@@ -159,7 +159,8 @@ def test_reference_build_from_a_file_and_from_a_topic(bootstrap: str, prefix: st
     half = records[len(records) // 2]["event_time"]
     built = subprocess.run(cli + ["--from-topic", profile.topic("cx.events.interactions"), "--topic-prefix", prefix,
                                   "--start", str(half), "--bootstrap-servers", bootstrap,
-                                  "--out", str(tmp_path / "t.json")], capture_output=True, text=True, timeout=120)
+                                  "--out", str(tmp_path / "t.json")],
+                           capture_output=True, text=True, env=subprocess_env(), timeout=120)
     assert built.returncode == 0, built.stderr
     from_topic = json.loads((tmp_path / "t.json").read_text())
     assert from_topic["records"] == sum(r["event_time"] >= half for r in records)
