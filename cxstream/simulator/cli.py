@@ -71,6 +71,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="size of the huge_string bad kind (default 1,000,000: fits a stock broker's limit)")
     g.add_argument("--duplicate-share", type=float, default=0.0,
                    help="probability that a good record is sent twice (legal at-least-once duplicates)")
+    g.add_argument("--drift-after", type=float, default=None, metavar="SECONDS",
+                   help="inject drift this long (event time) after the start: interaction amounts x3 and 60%% "
+                        "of interactions moved to the kiosk channel (see --drift-amount-factor)")
+    g.add_argument("--drift-amount-factor", type=float, default=3.0)
+    g.add_argument("--drift-channel-share", type=float, default=0.6)
 
     g = p.add_argument_group("scenarios")
     g.add_argument("--scenario", action="append", default=[], choices=list(SCENARIOS), metavar="NAME",
@@ -98,6 +103,8 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         out_of_order_ms=args.out_of_order, late_share=args.late_share, lateness_ms=args.lateness,
         bad_share=args.bad_share, bad_kinds=args.bad_kinds, huge_bytes=args.huge_bytes,
         duplicate_share=args.duplicate_share, scenarios=tuple(args.scenario),
+        drift_after_s=args.drift_after, drift_amount_factor=args.drift_amount_factor,
+        drift_channel_share=args.drift_channel_share,
         scenario_every_s=args.scenario_every,
         compression=None if args.compression == "none" else args.compression,
     )

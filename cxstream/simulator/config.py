@@ -50,6 +50,13 @@ class SimulatorConfig:
     scenarios: tuple[str, ...] = ()
     scenario_delay_s: float = 5.0  # first scenario starts this long after the run's start (event time)
     scenario_every_s: float | None = None  # repeat every scenario with fresh customer ids
+    world_seed: int | None = None  # the population and catalogue; None = seed (a new seed = same world, new traffic)
+    # Injected drift, from this many seconds of event time after the start: interaction amounts are
+    # multiplied by drift_amount_factor and drift_channel_share of interactions move to drift_channel.
+    drift_after_s: float | None = None
+    drift_amount_factor: float = 3.0
+    drift_channel: str = "kiosk"
+    drift_channel_share: float = 0.6
     collect: bool = False  # keep every produced good record in the stats (test oracle input)
     compression: str | None = None  # None, "gzip" or "lz4" (lz4 needs the lz4 package)
     linger_ms: int = 5

@@ -64,7 +64,10 @@ class Engine:
     def __init__(self, cfg: SimulatorConfig) -> None:
         self.cfg = cfg
         seed = cfg.seed
-        self.world = World.build(random.Random(f"{seed}/world"), cfg.customers)
+        world_seed = seed if cfg.world_seed is None else cfg.world_seed
+        self.world = World.build(random.Random(f"{world_seed}/world"), cfg.customers)
+        self._drift_rng = random.Random(f"{seed}/drift")
+        self._drift_from: int | None = None  # event time from which drift is injected, set by events()
         self.rng = random.Random(f"{seed}/traffic")
         self.mint = Mint(self.rng)
         self.disorder = Disorder(random.Random(f"{seed}/disorder"), cfg.out_of_order_ms, cfg.late_share,
@@ -177,10 +180,19 @@ class Engine:
         key = key_bytes(self.contracts[contract], rec)
         return SimEvent(contract, self.topics[contract], key, value, ts, rec, late=late, scenario=scenario)
 
+    def _inject_drift(self, rec: Record) -> None:
+        cfg = self.cfg
+        if rec.get("amount") is not None:
+            rec["amount"] = round(rec["amount"] * cfg.drift_amount_factor, 2)
+        if self._drift_rng.random() < cfg.drift_channel_share:
+            rec["channel"] = cfg.drift_channel
+
     def _emit(self, t: int, kind: int, payload: Any) -> Iterator[SimEvent]:
         ts = t if self.simulated else _now_ms()
         if kind == _RECORD:
             contract, rec = payload
+            if contract == "interaction" and self._drift_from is not None and t >= self._drift_from:
+                self._inject_drift(rec)
             rec["event_time"], late = self.disorder.event_time(ts)
             if self.hostile is not None and self._bad_rng.random() < self._bad_p:
                 bad = self.hostile.make(contract, rec, ts, self._last_good)
@@ -214,6 +226,8 @@ class Engine:
             t0 = cfg.start_ms if cfg.start_ms is not None else _now_ms() // 1000 * 1000
         else:
             t0 = _now_ms()
+        if cfg.drift_after_s is not None:
+            self._drift_from = t0 + int(cfg.drift_after_s * 1000)
         warmup = int(min(WARMUP_MS, WARMUP_EVENT_BUDGET / cfg.model_rate * 1000))
         for process in ("journey", "conversation", "context", "outcome"):
             self._schedule(process, t0 - warmup)
