@@ -31,7 +31,7 @@ def _sample(name: str) -> dict:
     if name == "interaction":
         return {"event_id": "e1", "customer_id": "c1", "session_id": "s1", "channel": "web",
                 "event_type": "add_to_cart", "item_id": None, "amount": 12.5, "currency": "EUR",
-                "event_time": T0}
+                "event_time": T0, "segment": "vip"}
     if name == "context":
         return {"context_id": "x", "context_type": "flight_delay", "customer_id": None, "subject_key": "LHR-JFK",
                 "severity": "high", "attributes": {"delay_minutes": "180"}, "event_time": T0}

@@ -80,7 +80,7 @@ def plan_journey(rng: random.Random, world: World, mint: Mint, customer: int, t0
         rec = records.interaction(mint.uuid(), cust.id, session, channel, event_type,
                                   world.items[item].id if item is not None else None,
                                   round(amount, 2) if amount is not None else None,
-                                  cust.currency if amount is not None else None)
+                                  cust.currency if amount is not None else None, cust.segment)
         plan.events.append((t, rec))
 
     def friction() -> float:

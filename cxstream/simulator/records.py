@@ -14,10 +14,10 @@ Record = dict[str, Any]
 
 def interaction(event_id: str, customer_id: str, session_id: str, channel: str, event_type: str,
                 item_id: str | None = None, amount: float | None = None,
-                currency: str | None = None) -> Record:
+                currency: str | None = None, segment: str | None = None) -> Record:
     return {"event_id": event_id, "customer_id": customer_id, "session_id": session_id, "channel": channel,
             "event_type": event_type, "item_id": item_id, "amount": amount, "currency": currency,
-            "event_time": 0}
+            "event_time": 0, "segment": segment}
 
 
 def message(message_id: str, conversation_id: str, customer_id: str, agent_id: str | None, channel: str,

@@ -43,6 +43,7 @@ class ScenarioKit:
         self.mint = mint
         self.customer_id = scenario_customer_id(slug, instance)
         self.currency = "EUR"
+        self.segment = "regular"  # a scenario about another segment sets this before its first event
 
     def session(self) -> str:
         return self.mint.short("ses")
@@ -55,7 +56,7 @@ class ScenarioKit:
                     amount: float | None = None) -> Step:
         rec = records.interaction(self.mint.uuid(), self.customer_id, session, channel, event_type,
                                   item.id if item else None, round(amount, 2) if amount is not None else None,
-                                  self.currency if amount is not None else None)
+                                  self.currency if amount is not None else None, self.segment)
         return Step(at_ms, "interaction", rec)
 
     def conversation(self, at_ms: int, channel: str, intent: str, script: list[tuple[str, str, int]],
@@ -114,6 +115,7 @@ def cart_abandon_negative_chat(kit: ScenarioKit) -> Iterator[Step]:
 
 def flight_delay_vip(kit: ScenarioKit) -> Iterator[Step]:
     """A VIP, high-value traveller on BA117 London–New York is told the flight is 3 hours late."""
+    kit.segment = "vip"
     s, ch = kit.session(), "app"
     lounge = kit.item("travel")
     route = next(i for i, r in enumerate(ROUTES) if r[0] == "LHR-JFK")
