@@ -2,8 +2,9 @@
 
 The profile fixes each monitored feature's bins and the reference's shares in them (see
 udfs/drift.py); the drift job compares every window with it. Build one from a period you trust:
-a JSONL file of interaction records, what is on the interactions topic (optionally between two
-event times), or the simulator's no-drift traffic (how reference/default.json was made).
+a JSONL file of interaction and message records, what is on the interactions and messages topics
+(optionally between two event times), or the simulator's no-drift traffic (how reference/default.json
+was made).
 """
 
 from __future__ import annotations
@@ -17,13 +18,25 @@ from pathlib import Path
 
 from cxstream.paths import REPO_ROOT
 
-# The features drift.sql monitors, and which interactions each is taken from (keep in step with it).
+# The features drift.sql monitors: name → (the contract its values come from, kind, how to pick the value
+# from one record of that contract; ... = the record does not carry the feature). Keep in step with it.
 ITEM_EVENTS = ("add_to_cart", "remove_from_cart", "purchase")
 FEATURES = {
-    "amount": ("numeric", lambda r: r.get("amount") if r.get("event_type") in ITEM_EVENTS else ...),
-    "channel": ("categorical", lambda r: r.get("channel")),
-    "event_type": ("categorical", lambda r: r.get("event_type")),
+    "amount": ("interaction", "numeric", lambda r: r.get("amount") if r.get("event_type") in ITEM_EVENTS else ...),
+    "channel": ("interaction", "categorical", lambda r: r.get("channel")),
+    "event_type": ("interaction", "categorical", lambda r: r.get("event_type")),
+    # Scored with the same model as the sentiment job; customers' turns only, as there.
+    "sentiment_compound": ("message", "numeric", lambda r: r["compound"] if r.get("sender") == "customer" else ...),
 }
+
+
+def contract_of(record: dict) -> str | None:
+    """Which input contract a decoded record belongs to (files and mixed reads carry several)."""
+    if "event_id" in record and "event_type" in record:
+        return "interaction"
+    if "message_id" in record and "text" in record:
+        return "message"
+    return None
 
 
 def _drift_module():  # noqa: ANN202 - the udfs/drift.py module
@@ -33,14 +46,37 @@ def _drift_module():  # noqa: ANN202 - the udfs/drift.py module
     return drift
 
 
+def _with_compound(messages: list[dict]) -> list[dict]:
+    """Messages with their VADER compound score, from the sentiment job's own scoring function."""
+    if not messages:
+        return []
+    import pandas as pd
+
+    sys.path.insert(0, str(REPO_ROOT / "udfs"))
+    import sentiment
+
+    scores = sentiment.compound_scores(pd.Series([m.get("text") for m in messages]))
+    return [{**m, "compound": float(s)} for m, s in zip(messages, scores, strict=True)]
+
+
 def build_profile(records: Iterable[dict], name: str, source: str) -> dict:
     drift = _drift_module()
-    rows = list(records)
+    by_contract: dict[str, list[dict]] = {"interaction": [], "message": []}
+    for r in records:
+        kind = contract_of(r)
+        if kind:
+            by_contract[kind].append(r)
+    by_contract["message"] = _with_compound(by_contract["message"])
     features = {}
-    for feature, (kind, pick) in FEATURES.items():
-        values = [v for v in (pick(r) for r in rows) if v is not ...]
-        features[feature] = drift.build_feature(kind, values)
-    return {"id": name, "built_from": source, "records": len(rows),
+    for feature, (contract, kind, pick) in FEATURES.items():
+        values = [v for v in (pick(r) for r in by_contract[contract]) if v is not ...]
+        if values:
+            features[feature] = drift.build_feature(kind, values)
+    missing = sorted(set(FEATURES) - set(features))
+    if missing:
+        raise ValueError(f"no values for {', '.join(missing)}: a reference needs interactions and customer "
+                         "messages (give both topics, or a file with both kinds of record)")
+    return {"id": name, "built_from": source, "records": sum(len(v) for v in by_contract.values()),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "features": features}
 
 
@@ -54,7 +90,7 @@ def _from_topic(args: argparse.Namespace) -> list[dict]:
 
     bootstrap = broker.resolve_bootstrap(args.bootstrap_servers, start_local=False)
     out: list[dict] = []
-    with TopicReader(bootstrap, [args.from_topic], value_format=args.format,
+    with TopicReader(bootstrap, args.from_topic, value_format=args.format,
                      topic_prefix=args.topic_prefix) as reader:
         quiet_since = time.monotonic()
         while time.monotonic() - quiet_since < 2:
@@ -72,18 +108,21 @@ SIMULATOR_WARM_UP_MS = 30 * 60_000
 
 
 def _from_simulator(events: int, seed: int) -> list[dict]:
+    """`events` interactions after the warm-up, with the messages of the same stretch of event time."""
     from cxstream.simulator import SimulatorConfig, generate
 
     config = SimulatorConfig(seed=seed, clock="simulated", rate=0)
     out: list[dict] = []
     start: int | None = None
+    taken = 0
     for e in generate(config):
-        if not (e.good and e.contract == "interaction" and e.record):
+        if not (e.good and e.contract in ("interaction", "message") and e.record and not e.duplicate):
             continue
         start = e.record["event_time"] if start is None else start
         if e.record["event_time"] - start >= SIMULATOR_WARM_UP_MS:
             out.append(e.record)
-            if len(out) >= events:
+            taken += e.contract == "interaction"
+            if taken >= events:
                 return out
     return out
 
@@ -92,9 +131,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     action = p.add_subparsers(dest="reference_command", metavar="ACTION", required=True)
     b = action.add_parser("build", help="build a reference profile")
     src = b.add_mutually_exclusive_group(required=True)
-    src.add_argument("--from-file", metavar="JSONL", help="interaction records, one JSON object per line")
-    src.add_argument("--from-topic", metavar="TOPIC", help="read the interactions on this topic")
-    src.add_argument("--from-simulator", type=int, metavar="EVENTS", help="simulated no-drift traffic")
+    src.add_argument("--from-file", metavar="JSONL",
+                     help="interaction and message records, one JSON object per line")
+    src.add_argument("--from-topic", metavar="TOPIC", action="append",
+                     help="read this topic (repeat it: the interactions topic and the messages topic)")
+    src.add_argument("--from-simulator", type=int, metavar="EVENTS",
+                     help="simulated no-drift traffic: this many interactions and the messages beside them")
     b.add_argument("--start", type=int, default=None, help="with --from-topic: first event time (epoch ms)")
     b.add_argument("--end", type=int, default=None, help="with --from-topic: end event time, exclusive (epoch ms)")
     b.add_argument("--seed", type=int, default=0, help="with --from-simulator")
@@ -110,7 +152,7 @@ def main(args: argparse.Namespace) -> int:
     if args.from_file:
         records, source = _from_file(args.from_file), f"file {args.from_file}"
     elif args.from_topic:
-        records, source = _from_topic(args), f"topic {args.from_topic} [{args.start}, {args.end})"
+        records, source = _from_topic(args), f"topics {', '.join(args.from_topic)} [{args.start}, {args.end})"
     else:
         records = _from_simulator(args.from_simulator, args.seed)
         source = f"simulator, {args.from_simulator} events, seed {args.seed}"

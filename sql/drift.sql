@@ -1,6 +1,7 @@
 -- Drift of monitored features against a reference profile, per feature and one-minute window.
 --
 -- Reads:  interactions  (valid, on-time rows of cx.events.interactions)
+--         messages      (valid, on-time rows of cx.events.messages; customers' turns, scored by VADER)
 -- Writes: drift         (cx.drift, upsert on feature + window_start + window_end)
 --
 -- Each window's values are summarised as a histogram over the reference's bins (drift_summary, a
@@ -14,14 +15,19 @@
 -- window only there (with the table function it would become an ever-updating group aggregate).
 
 
--- One row per (feature, value): the monitored features of interactions.
+-- One row per (feature, value): the monitored features. Keep in step with FEATURES in cxstream/reference.py,
+-- which builds the reference profile from the same definitions.
 CREATE TEMPORARY VIEW drift_values AS
 SELECT 'amount' AS feature, amount AS number, CAST(NULL AS STRING) AS category, event_time
 FROM interactions WHERE event_type IN ('add_to_cart', 'remove_from_cart', 'purchase')
 UNION ALL
 SELECT 'channel', CAST(NULL AS DOUBLE), channel, event_time FROM interactions
 UNION ALL
-SELECT 'event_type', CAST(NULL AS DOUBLE), event_type, event_time FROM interactions;
+SELECT 'event_type', CAST(NULL AS DOUBLE), event_type, event_time FROM interactions
+UNION ALL
+-- the same score and the same turns as the sentiment job (sql/sentiment.sql)
+SELECT 'sentiment_compound', vader_compound(text), CAST(NULL AS STRING), event_time
+FROM messages WHERE sender = 'customer';
 
 
 INSERT INTO drift

@@ -3,6 +3,8 @@
 The e2e test streams the simulator's traffic with its injected drift (from minute 10 on: amounts
 tripled, 60 % of interactions moved to kiosks) and checks that drift is reported only after the drift
 point, and that every row equals the same statistics computed with numpy from the produced records.
+Customers' sentiment is monitored too; the injected drift leaves the conversations alone, so it must
+stay quiet.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from scipy import stats as sps
 from scipy.spatial.distance import jensenshannon
 
 from cxstream.paths import REPO_ROOT
-from cxstream.sample_data import interactions
 from cxstream.simulator import SimulatorConfig, generate
 from tests.conftest import make_test_profile, subprocess_env
 from tests.kafka_io import produce_records, read_settled, run_bounded
@@ -70,6 +71,8 @@ def _expected(records: list[dict], reference: dict, feature_name: str, window_ms
     df = pd.DataFrame(records)
     if feature_name == "amount":
         df = df[df["event_type"].isin(["add_to_cart", "remove_from_cart", "purchase"])]
+    if feature_name == "sentiment_compound":  # records are the customers' messages, already scored
+        df = df.rename(columns={"compound": feature_name})
     df = df.assign(window_start=df["event_time"] - df["event_time"] % window_ms)
     for start, g in df.groupby("window_start"):
         values = g[feature_name].tolist()
@@ -91,7 +94,7 @@ def _expected(records: list[dict], reference: dict, feature_name: str, window_ms
 @pytest.mark.slow
 def test_drift_is_reported_after_the_drift_point_only_and_equals_numpy(bootstrap: str, prefix: str, tmp_path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    from cxstream.reference import build_profile
+    from cxstream.reference import _with_compound, build_profile, contract_of
 
     profile = make_test_profile(bootstrap, prefix, "avro")
     start = (int(time.time() * 1000) // 60_000 - 120) * 60_000
@@ -101,25 +104,29 @@ def test_drift_is_reported_after_the_drift_point_only_and_equals_numpy(bootstrap
     def simulated(seed: int, drift_after_s: float | None) -> list[dict]:
         config = SimulatorConfig(seed=seed, world_seed=3, clock="simulated", start_ms=start, rate=0, event_rate=100,
                                  duration_s=50 * 60, customers=3000, drift_after_s=drift_after_s)
-        return [e.record for e in generate(config)
-                if e.good and e.contract == "interaction" and not e.duplicate and e.record["event_time"] >= settled]
+        return [e.record for e in generate(config) if e.good and e.contract in ("interaction", "message")
+                and not e.duplicate and e.record["event_time"] >= settled]
 
     # The same world twice: one stretch of traffic is the reference, another (with the simulator's
     # injected drift from minute 40 on) is the stream.
     reference_records = simulated(4, None)
-    records = simulated(5, (drift_at - start) / 1000)
+    stream = simulated(5, (drift_at - start) / 1000)
+    records = [r for r in stream if contract_of(r) == "interaction"]
+    messages = [r for r in stream if contract_of(r) == "message"]
+    scored_turns = [m for m in _with_compound(messages) if m["sender"] == "customer"]
     reference = build_profile(reference_records, "test-reference", "the test's last 20 minutes")
     path = tmp_path / "reference.json"
     path.write_text(json.dumps(reference))
     monkeypatch.setenv("CXSTREAM_DRIFT_REFERENCE", str(path))
     produce_records(bootstrap, profile, "interaction", records, [r["event_time"] for r in records])
+    produce_records(bootstrap, profile, "message", messages, [r["event_time"] for r in messages])
 
     run_bounded("drift", profile)
 
     got = pd.DataFrame([m.record for m in read_settled(bootstrap, profile, "cx.drift")])
     assert set(got["reference"]) == {"test-reference"}
-    for name in ("amount", "channel", "event_type"):
-        want = _expected(records, reference, name)
+    for name in ("amount", "channel", "event_type", "sentiment_compound"):
+        want = _expected(scored_turns if name == "sentiment_compound" else records, reference, name)
         have = got[got["feature"] == name].sort_values("window_start")
         assert len(have) == len(want) == 20, name
         merged = want.merge(have, on=["feature", "window_start"], suffixes=("_want", "_got"))
@@ -131,7 +138,7 @@ def test_drift_is_reported_after_the_drift_point_only_and_equals_numpy(bootstrap
         if name in ("amount", "channel"):
             assert (before["psi"] < 0.25).all(), (name, before["psi"].max())
             assert (after["psi"] > 0.25).all(), (name, after["psi"].min())
-        else:  # event types were not touched
+        else:  # event types and conversations were not touched
             assert (have["psi"] < 0.25).all(), (name, have["psi"].max())
     amount_after = got[(got["feature"] == "amount") & (got["window_start"] >= drift_at)]
     assert (amount_after["mean_shift_sd"] > 0.5).all()  # amounts tripled: the mean moves by most of an SD
@@ -140,12 +147,16 @@ def test_drift_is_reported_after_the_drift_point_only_and_equals_numpy(bootstrap
 def test_reference_build_from_a_file_and_from_a_topic(bootstrap: str, prefix: str, tmp_path) -> None:
     import subprocess
 
-    records = interactions(3000, 1_700_000_000_000, seed=4)
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    config = SimulatorConfig(seed=4, clock="simulated", start_ms=1_700_000_000_000, rate=0, event_rate=50, count=4000)
+    records = [e.record for e in generate(config) if e.good and not e.duplicate and e.contract == "interaction"]
+    messages = [e.record for e in generate(config) if e.good and not e.duplicate and e.contract == "message"]
     jsonl = tmp_path / "events.jsonl"
-    jsonl.write_text("\n".join(json.dumps(r) for r in records))
+    jsonl.write_text("\n".join(json.dumps(r) for r in records + messages))
     cli = [sys.executable, "-m", "cxstream.cli", "reference", "build"]
     built = subprocess.run(cli + ["--from-file", str(jsonl), "--out", str(tmp_path / "f.json")],
-                           capture_output=True, text=True, env=subprocess_env(), timeout=60)
+                           capture_output=True, text=True, env=subprocess_env(), timeout=120)
     assert built.returncode == 0, built.stderr
     from_file = json.loads((tmp_path / "f.json").read_text())
     amounts = [r["amount"] for r in records if r["event_type"] in ("add_to_cart", "remove_from_cart", "purchase")]
@@ -154,14 +165,30 @@ def test_reference_build_from_a_file_and_from_a_topic(bootstrap: str, prefix: st
     channel = from_file["features"]["channel"]
     assert channel["shares"][:-1] == pytest.approx(
         [sum(r["channel"] == c for r in records) / len(records) for c in channel["categories"]])
+    vader = SentimentIntensityAnalyzer()
+    turns = [vader.polarity_scores(m["text"])["compound"] for m in messages if m["sender"] == "customer"]
+    sentiment = from_file["features"]["sentiment_compound"]
+    assert sentiment["sample_size"] == len(turns) > 50
+    assert sentiment["mean"] == pytest.approx(np.mean(turns))
+    assert sentiment["std"] == pytest.approx(np.std(turns, ddof=1))
+
+    # Interactions alone cannot make a reference for the sentiment feature: one clear line, no trace.
+    only_interactions = tmp_path / "interactions.jsonl"
+    only_interactions.write_text("\n".join(json.dumps(r) for r in records))
+    refused = subprocess.run(cli + ["--from-file", str(only_interactions), "--out", str(tmp_path / "x.json")],
+                             capture_output=True, text=True, env=subprocess_env(), timeout=120)
+    assert refused.returncode != 0 and "no values for sentiment_compound" in refused.stderr
+    assert "Traceback" not in refused.stderr and not (tmp_path / "x.json").exists()
 
     profile = make_test_profile(bootstrap, prefix, "avro")
     produce_records(bootstrap, profile, "interaction", records, [r["event_time"] for r in records])
+    produce_records(bootstrap, profile, "message", messages, [r["event_time"] for r in messages])
     half = records[len(records) // 2]["event_time"]
-    built = subprocess.run(cli + ["--from-topic", profile.topic("cx.events.interactions"), "--topic-prefix", prefix,
+    built = subprocess.run(cli + ["--from-topic", profile.topic("cx.events.interactions"),
+                                  "--from-topic", profile.topic("cx.events.messages"), "--topic-prefix", prefix,
                                   "--start", str(half), "--bootstrap-servers", bootstrap,
                                   "--out", str(tmp_path / "t.json")],
                            capture_output=True, text=True, env=subprocess_env(), timeout=120)
     assert built.returncode == 0, built.stderr
     from_topic = json.loads((tmp_path / "t.json").read_text())
-    assert from_topic["records"] == sum(r["event_time"] >= half for r in records)
+    assert from_topic["records"] == sum(r["event_time"] >= half for r in records + messages)
