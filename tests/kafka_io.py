@@ -57,13 +57,20 @@ def read_all(bootstrap: str, profile: Profile, topic: str, expect: int, timeout_
         return reader.read_until(lambda got: len(got) >= expect, timeout_s)
 
 
-def read_settled(bootstrap: str, profile: Profile, topic: str, quiet_s: float = 2.0) -> list[Message]:
-    """Read a topic from the beginning until nothing new arrives for quiet_s seconds."""
+def read_settled(bootstrap: str, profile: Profile, topic: str, quiet_s: float = 2.0, at_least: int = 0,
+                 timeout_s: float = 180) -> list[Message]:
+    """Read a topic from the beginning until nothing new arrives for quiet_s seconds.
+
+    With at_least, a quiet spell ends the read only once that many records arrived (or timeout_s
+    passed): on a loaded machine the reader itself can stall for seconds, which would otherwise cut a
+    read short and look like lost records. The quiet spell after the count still catches extras.
+    """
+    deadline = time.monotonic() + timeout_s
     with TopicReader(bootstrap, [profile.topic(topic)], value_format=profile.value_format,
                      topic_prefix=profile.topic_prefix) as reader:
         got: list[Message] = []
         last = time.monotonic()
-        while time.monotonic() - last < quiet_s:
+        while time.monotonic() - last < quiet_s or (len(got) < at_least and time.monotonic() < deadline):
             batch = reader.poll(200)
             if batch:
                 got += batch
