@@ -190,6 +190,25 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sql_script(args: argparse.Namespace) -> int:
+    from cxstream.profiles import make_profile
+    from cxstream.runtime import RunOptions, load_spec
+    from cxstream.sqlscript import render
+
+    bootstrap = args.bootstrap_servers or os.environ.get(broker.ENV_BOOTSTRAP) or "localhost:9092"
+    profile = make_profile(args.profile, bootstrap, args.format, args.topic_prefix)
+    script = render(load_spec(args.job), profile, RunOptions(parallelism=args.parallelism),
+                    reveal_secrets=bool(args.out))
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(script)
+        os.chmod(args.out, 0o600)  # it holds the client secrets, if any
+        print(f"wrote {args.out}")
+    else:
+        print(script, end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cxstream",
@@ -295,6 +314,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--drain", action="store_true", help="fire all event-time timers before stopping")
     p.add_argument("--all", action="store_true", help="list finished, cancelled and failed jobs too")
     jobmanager_arg(p)
+
+    p = add("sql-script", _cmd_sql_script, "a SQL-only job as one Flink SQL script for the SQL Gateway / SQL client")
+    p.add_argument("job")
+    p.add_argument("--profile", choices=("local", "cluster"), default="cluster")
+    p.add_argument("--format", choices=("avro", "json"), default=None)
+    p.add_argument("--topic-prefix", default=None)
+    p.add_argument("--parallelism", type=int, default=1)
+    p.add_argument("--out", metavar="FILE", help="write it here, secrets included (mode 600); "
+                   "printed, secrets are redacted")
+    bootstrap_arg(p)
     return parser
 
 

@@ -184,13 +184,17 @@ def write_conf(conf_dir: Path, config: dict[str, object]) -> None:
 
 
 def script_env(state: ClusterState) -> dict[str, str]:
-    """The environment for the distribution's scripts and for `flink run` against this cluster."""
+    """The environment for the distribution's scripts and for `flink run` against this cluster.
+
+    Without what a process that ran PyFlink leaves in its environment (PYTHONPATH, FLINK_*, PYFLINK_*):
+    the scripts find the distribution from their own location, and a child that inherits
+    PYFLINK_GATEWAY_DISABLED would refuse to start its own gateway.
+    """
     env = {k: v for k, v in os.environ.items()
-           if not (k.startswith(("PYFLINK", "_PYFLINK", "_PYTHON_WORKER")) or k == "PYTHONPATH")}
+           if not (k.startswith(("PYFLINK", "_PYFLINK", "FLINK_", "_PYTHON_WORKER")) or k == "PYTHONPATH")}
     env["FLINK_CONF_DIR"] = state.conf_dir
     env["FLINK_LOG_DIR"] = state.log_dir
     env["FLINK_PID_DIR"] = str(Path(state.log_dir).parent / "pid")
-    env.pop("FLINK_HOME", None)  # the scripts find the distribution from their own location
     java = java_binary()
     env.setdefault("JAVA_HOME", str(Path(java).resolve().parent.parent))
     return env
