@@ -14,9 +14,11 @@ Everything the job needs travels with it, so the cluster needs nothing of this p
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from dataclasses import dataclass
@@ -43,7 +45,8 @@ def package_zip() -> Path:
     newest = max(p.stat().st_mtime for p in sources)
     if out.exists() and out.stat().st_mtime >= newest:
         return out
-    tmp = out.with_suffix(".tmp")
+    tmp = out.with_name(f".cxstream-{os.getpid()}-{threading.get_ident()}.zip")  # concurrent submits
+
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
         for p in sources:
             zf.write(p, p.relative_to(REPO_ROOT).as_posix())

@@ -115,3 +115,47 @@ def test_the_sql_gateway_recipe_names_scripts_that_exist() -> None:
     recipe = (DEPLOY / "sql-gateway.md").read_text()
     for script in set(re.findall(r"bin/([\w-]+\.sh)", recipe)):
         assert (Path(__import__("pyflink").__file__).parent / "bin" / script).exists(), script
+
+
+@pytest.mark.slow
+def test_sql_script_of_a_sql_only_job_is_valid_flink_sql() -> None:
+    """What the SQL Gateway would run: every statement of `cxstream sql-script signals` planned by Flink.
+
+    The script is executed statement by statement in a table environment (SET, CREATE TABLE/VIEW),
+    and its EXECUTE STATEMENT SET is EXPLAINed instead, which plans every INSERT without a broker.
+    """
+    from pyflink.table import EnvironmentSettings, TableEnvironment
+
+    from cxstream.profiles import make_profile
+    from cxstream.runtime import RunOptions, load_spec
+    from cxstream.sqlscript import render
+
+    script = render(load_spec("signals"), make_profile("cluster", "kafka:9092"), RunOptions())
+    body = "\n".join(line for line in script.splitlines() if not line.startswith("--"))
+    head, statement_set = body.split("EXECUTE STATEMENT SET", 1)
+    statements = [s.strip() for s in head.split(";\n") if s.strip()]
+    assert statement_set.count("INSERT INTO") == 6  # five window kinds and the dead-letter route
+    t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+    for statement in statements:
+        t_env.execute_sql(statement)
+    plan = t_env.execute_sql("EXPLAIN STATEMENT SET" + statement_set.rstrip().rstrip(";")).collect()
+    text = "".join(str(row[0]) for row in plan)
+    assert "Sink(table=[default_catalog.default_database.signals]" in text
+    assert "Sink(table=[default_catalog.default_database.dlq]" in text
+    assert "WindowAggregate" in text or "LocalWindowAggregate" in text
+
+
+def test_sql_script_refuses_jobs_with_python_and_redacts_secrets_when_printed() -> None:
+    from cxstream.profiles import Profile
+    from cxstream.runtime import RunOptions, load_spec
+    from cxstream.sqlscript import render
+
+    with pytest.raises(ValueError, match="cxstream submit sentiment"):
+        render(load_spec("sentiment"), Profile("cluster", "kafka:9092"), RunOptions())
+    secret = "s3cr3t-pass"
+    profile = Profile("cluster", "kafka:9092", client_properties={
+        "sasl.jaas.config": f'org.apache.kafka.common.security.plain.PlainLoginModule required password="{secret}";',
+        "security.protocol": "SASL_SSL"})
+    printed = render(load_spec("signals"), profile, RunOptions())
+    assert secret not in printed and "SASL_SSL" in printed
+    assert secret in render(load_spec("signals"), profile, RunOptions(), reveal_secrets=True)
