@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Callable
 
 from cxstream import broker
@@ -110,6 +111,104 @@ def _cmd_reference(args: argparse.Namespace) -> int:
     return reference_main(args)
 
 
+def _cmd_cluster(args: argparse.Namespace) -> int:
+    from cxstream import cluster
+
+    if args.action == "start":
+        started = time.monotonic()
+        state, new = cluster.start(rest_port=args.port, slots=args.slots)
+        took = f" in {time.monotonic() - started:.1f} s" if new else " (already running)"
+        print(f"Flink cluster up{took}: JobManager {state.address}, Web UI {state.url}, "
+              f"{state.slots} slot(s); config {state.conf_dir}, logs {state.log_dir}")
+    elif args.action == "stop":
+        print("Flink cluster stopped" if cluster.stop() else "no cxstream Flink cluster was running")
+    else:
+        found = cluster.status()
+        if found is None:
+            print("no cxstream Flink cluster is running")
+            return 3
+        state, info = found
+        print(f"Flink {info.get('flink-version')} at {state.url}: {info.get('taskmanagers')} TaskManager(s), "
+              f"{info.get('slots-available')}/{info.get('slots-total')} slots free, "
+              f"{info.get('jobs-running')} job(s) running")
+    return 0
+
+
+def _jobmanager(args: argparse.Namespace) -> str:
+    from cxstream import cluster
+
+    return args.jobmanager or os.environ.get("CXSTREAM_JOBMANAGER") or cluster.require_running().address
+
+
+def _cmd_submit(args: argparse.Namespace) -> int:
+    from cxstream import submit
+
+    jobmanager = _jobmanager(args)
+    bootstrap = args.bootstrap_servers or os.environ.get(broker.ENV_BOOTSTRAP)
+    if bootstrap is None and args.profile == "local":
+        bootstrap = broker.resolve_bootstrap(None)
+    sub = submit.Submission(job=args.job, jobmanager=jobmanager, parallelism=args.parallelism,
+                            from_savepoint=args.from_savepoint, bootstrap_servers=bootstrap, profile=args.profile,
+                            topic_prefix=args.topic_prefix, value_format=args.format, startup_mode=args.startup_mode,
+                            requirements=args.requirements, python_executable=args.python_executable,
+                            jars=tuple(args.jar), conf=tuple(args.conf))
+    if args.dry_run:
+        print(" ".join(sub.command()))
+        return 0
+    started = time.monotonic()
+    job_id = submit.submit(sub)
+    print(f"submitted {args.job} to {jobmanager} in {time.monotonic() - started:.1f} s: job id {job_id}"
+          f" (Web UI http://{jobmanager}/#/job/running/{job_id}/overview)")
+    return 0
+
+
+def _cmd_jobs(args: argparse.Namespace) -> int:
+    from cxstream import submit
+
+    jobmanager = _jobmanager(args)
+    if args.action == "list":
+        jobs = submit.list_jobs(jobmanager)
+        if not jobs:
+            print(f"no jobs on {jobmanager}")
+        for job in jobs:
+            if args.all or job["state"] not in ("FINISHED", "CANCELED", "FAILED"):
+                print(f"{job['jid']}  {job['state']:<11} {job['name']}")
+        return 0
+    if not args.job:
+        raise SystemExit(f"cxstream jobs {args.action}: name the job (or its id)")
+    job = submit.find_job(jobmanager, args.job)
+    if args.action == "cancel":
+        submit.cancel(jobmanager, job["jid"])
+        print(f"cancelled {job['name']} ({job['jid']})")
+        return 0
+    if args.savepoint is None:
+        raise SystemExit("cxstream jobs stop: --savepoint [DIR] is required (or use `jobs cancel`)")
+    started = time.monotonic()
+    path = submit.stop_with_savepoint(jobmanager, job["jid"], args.savepoint or None, drain=args.drain)
+    print(f"stopped {job['name']} ({job['jid']}) with a savepoint in {time.monotonic() - started:.1f} s: {path}")
+    print(f"resume with: cxstream submit {job['name'].removeprefix('cxstream-')} --from-savepoint {path}")
+    return 0
+
+
+def _cmd_sql_script(args: argparse.Namespace) -> int:
+    from cxstream.profiles import make_profile
+    from cxstream.runtime import RunOptions, load_spec
+    from cxstream.sqlscript import render
+
+    bootstrap = args.bootstrap_servers or os.environ.get(broker.ENV_BOOTSTRAP) or "localhost:9092"
+    profile = make_profile(args.profile, bootstrap, args.format, args.topic_prefix)
+    script = render(load_spec(args.job), profile, RunOptions(parallelism=args.parallelism),
+                    reveal_secrets=bool(args.out))
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(script)
+        os.chmod(args.out, 0o600)  # it holds the client secrets, if any
+        print(f"wrote {args.out}")
+    else:
+        print(script, end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cxstream",
@@ -178,6 +277,53 @@ def build_parser() -> argparse.ArgumentParser:
     from cxstream.reference import add_arguments as add_reference_arguments
 
     add_reference_arguments(p)
+
+    p = add("cluster", _cmd_cluster, "start, stop or inspect a standalone Flink cluster from the wheel's distribution")
+    p.add_argument("action", choices=("start", "stop", "status"))
+    p.add_argument("--port", type=int, help="REST/Web UI port on loopback (default: a free one)")
+    p.add_argument("--slots", type=int, default=2, help="task slots of the TaskManager (default 2)")
+
+    def jobmanager_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--jobmanager", metavar="HOST:PORT", help="the cluster's REST address (default: "
+                       "$CXSTREAM_JOBMANAGER, else the cluster `cxstream cluster start` runs)")
+
+    p = add("submit", _cmd_submit, "submit a job from jobs/ to a Flink cluster with `flink run` (detached)")
+    p.add_argument("job", help="a job in jobs/ (signals, sentiment, drift, quality, …)")
+    jobmanager_arg(p)
+    p.add_argument("--from-savepoint", metavar="PATH", help="restore state and offsets from a savepoint")
+    p.add_argument("--parallelism", type=int, default=1)
+    p.add_argument("--profile", choices=("local", "cluster"), default="local",
+                   help="local: this project's connector (uploaded with the job); cluster: official connectors")
+    p.add_argument("--jar", action="append", default=[], help="a jar to upload with the job (repeatable), "
+                   "e.g. flink-sql-connector-kafka and flink-sql-avro with --profile cluster")
+    p.add_argument("--requirements", metavar="FILE", help="requirements.txt the TaskManagers pip-install (-pyreq)")
+    p.add_argument("--python-executable", metavar="PATH", help="the Python on the TaskManagers (-pyexec; "
+                   "default: the cluster's python.executable)")
+    p.add_argument("--topic-prefix", default=None)
+    p.add_argument("--format", choices=("avro", "json"), default=None)
+    p.add_argument("--startup-mode", default=None, help="where sources start when not restoring")
+    p.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", help="extra Flink option for the job")
+    p.add_argument("--dry-run", action="store_true", help="print the flink run command and exit")
+    bootstrap_arg(p)
+
+    p = add("jobs", _cmd_jobs, "list, stop (with a savepoint) or cancel jobs on a Flink cluster")
+    p.add_argument("action", choices=("list", "stop", "cancel"))
+    p.add_argument("job", nargs="?", help="job name (signals or cxstream-signals) or id")
+    p.add_argument("--savepoint", nargs="?", const="", default=None, metavar="DIR",
+                   help="stop with a savepoint, into DIR (default: the cluster's savepoint directory)")
+    p.add_argument("--drain", action="store_true", help="fire all event-time timers before stopping")
+    p.add_argument("--all", action="store_true", help="list finished, cancelled and failed jobs too")
+    jobmanager_arg(p)
+
+    p = add("sql-script", _cmd_sql_script, "a SQL-only job as one Flink SQL script for the SQL Gateway / SQL client")
+    p.add_argument("job")
+    p.add_argument("--profile", choices=("local", "cluster"), default="cluster")
+    p.add_argument("--format", choices=("avro", "json"), default=None)
+    p.add_argument("--topic-prefix", default=None)
+    p.add_argument("--parallelism", type=int, default=1)
+    p.add_argument("--out", metavar="FILE", help="write it here, secrets included (mode 600); "
+                   "printed, secrets are redacted")
+    bootstrap_arg(p)
     return parser
 
 

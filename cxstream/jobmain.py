@@ -28,6 +28,12 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--parallelism", type=int, default=1)
     parser.add_argument("--from-savepoint", metavar="PATH", help="restore state and offsets from it")
     parser.add_argument("--checkpoint-interval", default="10 s", help="e.g. '10 s'; 'off' disables")
+    parser.add_argument("--on-cluster", action="store_true",
+                        help="submitted with `flink run` (cxstream submit): the cluster's configuration decides "
+                        "checkpoint storage, state backend, Python interpreter and memory, and the client "
+                        "returns once the job is submitted")
+    parser.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
+                        help="an extra Flink configuration entry for this job (repeatable)")
 
 
 def options_from_args(args: argparse.Namespace):  # -> RunOptions
@@ -38,7 +44,16 @@ def options_from_args(args: argparse.Namespace):  # -> RunOptions
         parallelism=args.parallelism,
         restore_from=args.from_savepoint,
         checkpoint_interval=None if args.checkpoint_interval == "off" else args.checkpoint_interval,
+        cluster_managed=getattr(args, "on_cluster", False),
+        extra_config=dict(_key_value(item) for item in getattr(args, "conf", [])),
     )
+
+
+def _key_value(item: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip():
+        raise SystemExit(f"--conf expects KEY=VALUE, got {item!r}")
+    return key.strip(), value.strip()
 
 
 def main(spec: JobSpec, argv: list[str] | None = None) -> int:
@@ -58,6 +73,8 @@ def main(spec: JobSpec, argv: list[str] | None = None) -> int:
     result = pipeline.execute()
     client = result.get_job_client()
     print(f"submitted {spec.name}: job id {client.get_job_id()}", file=sys.stderr)
+    if args.on_cluster:  # the job runs on the cluster; `cxstream jobs` follows it from here
+        return 0
     try:
         result.wait()
     except KeyboardInterrupt:

@@ -57,6 +57,15 @@ class RunOptions:
     restore_from: str | None = None  # savepoint or retained checkpoint path
     group_id: str | None = None
     extra_config: dict[str, str] = field(default_factory=dict)
+    # Submitted to a standing cluster: leave CLUSTER_OWNED_KEYS to the cluster's own configuration.
+    cluster_managed: bool = False
+
+
+# What a standing cluster's configuration decides, not the job: where checkpoints go (a path on the
+# client machine means nothing to a remote JobManager), which state backend and Python interpreter
+# the TaskManagers use, and how much memory they have.
+CLUSTER_OWNED_KEYS = ("python.executable", "python.client.executable", "state.backend.type",
+                      "execution.checkpointing.dir", "taskmanager.memory.process.size")
 
 
 def load_spec(name: str) -> JobSpec:
@@ -113,6 +122,9 @@ def flink_config(profile: Profile, opts: RunOptions, pipeline_name: str) -> dict
     if opts.restore_from:
         conf["execution.state-recovery.path"] = opts.restore_from
     conf["python.files"] = str(REPO_ROOT / "udfs")
+    if opts.cluster_managed:
+        for key in CLUSTER_OWNED_KEYS:
+            conf.pop(key, None)
     conf.update(opts.extra_config)
     return conf
 
