@@ -110,12 +110,14 @@ def _produce_backlog(bootstrap: str, profile: Profile, n: int) -> dict[str, int]
     """The simulator's traffic for n events, an hour of event time ending now; records per topic."""
     from kafka import KafkaProducer
 
+    from cxstream.kafka_clients import python_client_kwargs
     from cxstream.simulator import SimulatorConfig, generate
 
     start = int(time.time() * 1000) - 3_600_000
     config = SimulatorConfig(seed=11, fmt=profile.value_format, clock="simulated", start_ms=start, rate=0,
                              event_rate=max(n / 3600, 1), count=n, topic_prefix=profile.topic_prefix)
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20, batch_size=256 * 1024)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20, batch_size=256 * 1024,
+                             **python_client_kwargs())
     per_topic: dict[str, int] = defaultdict(int)
     for e in generate(config):
         producer.send(e.topic, key=e.key, value=e.value, timestamp_ms=e.timestamp_ms)

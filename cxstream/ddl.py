@@ -9,15 +9,13 @@ upsert tables keyed by them.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from cxstream.contracts import Contract, Field
+from cxstream.kafka_clients import REDACTED, java_client_properties
+from cxstream.kafka_clients import SENSITIVE as _SENSITIVE
 from cxstream.profiles import Profile
-
-REDACTED = "******"
-_SENSITIVE = re.compile(r"(password|secret|jaas|token|key\.password|keystore|truststore\.password)", re.I)
 
 # Metadata columns every source table carries; keys as in Flink's official Kafka connector.
 SOURCE_METADATA = (
@@ -107,7 +105,7 @@ class TableRenderer:
 
     def _properties(self, extra: dict[str, str]) -> dict[str, str]:
         props = {"properties.bootstrap.servers": self.profile.bootstrap_servers}
-        for key, value in self.profile.client_properties.items():
+        for key, value in java_client_properties(self.profile.client_properties).items():
             props[f"properties.{key}"] = value
         props.update(extra)
         return props

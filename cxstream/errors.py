@@ -6,6 +6,12 @@ import re
 
 
 def describe(exc: BaseException) -> str:
+    from cxstream.kafka_clients import redact_secrets
+
+    return redact_secrets(_describe(exc))
+
+
+def _describe(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     # Py4J wraps Java exceptions; the useful part is the deepest "Caused by" message.
     causes = re.findall(r"Caused by: ([\w.$]+(?:Exception|Error)[^\n]*)", text)

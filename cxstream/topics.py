@@ -25,7 +25,10 @@ def ensure_topics(bootstrap_servers: str, topics: list[TopicSpec]) -> list[str]:
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=15000)
+    from cxstream.kafka_clients import python_client_kwargs
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=15000,
+                             **python_client_kwargs())
     try:
         existing = set(admin.list_topics())
         missing = [t for t in topics if t.name not in existing]

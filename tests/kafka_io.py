@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from cxstream import contracts
 from cxstream.codec import Codec, key_bytes
 from cxstream.consume import Message, TopicReader
+from cxstream.kafka_clients import python_client_kwargs
 from cxstream.profiles import Profile
 from cxstream.runtime import RunOptions, build, load_spec
 
@@ -28,7 +29,7 @@ def produce(bootstrap: str, topic: str, items: list[tuple[bytes | None, bytes, i
     from kafka import KafkaProducer
 
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
-                             max_in_flight_requests_per_connection=1)
+                             max_in_flight_requests_per_connection=1, **python_client_kwargs())
     futures = [producer.send(topic, key=k, value=v, timestamp_ms=ts) for k, v, ts in items]
     producer.flush()
     out = []

@@ -33,6 +33,8 @@ def compression_available(kind: str | None) -> bool:
 def make_producer(config: SimulatorConfig, bootstrap_servers: str):  # noqa: ANN201 - kafka-python is untyped
     from kafka import KafkaProducer
 
+    from cxstream.kafka_clients import python_client_kwargs
+
     if not compression_available(config.compression):
         raise RuntimeError("lz4 compression needs the 'lz4' package (pip install lz4); "
                            "use --compression none or gzip")
@@ -47,6 +49,7 @@ def make_producer(config: SimulatorConfig, bootstrap_servers: str):  # noqa: ANN
         batch_size=64 * 1024,
         retries=5,
         client_id="cxstream-simulator",
+        **python_client_kwargs(),
     )
 
 
