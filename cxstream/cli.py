@@ -110,6 +110,12 @@ def _cmd_reference(args: argparse.Namespace) -> int:
     return reference_main(args)
 
 
+def _cmd_sql(args: argparse.Namespace) -> int:
+    from cxstream.sqlrun import main as sql_main
+
+    return sql_main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cxstream",
@@ -178,6 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
     from cxstream.reference import add_arguments as add_reference_arguments
 
     add_reference_arguments(p)
+
+    p = add("sql", _cmd_sql, "streaming SQL over the suite's topics as tables: a file, or a prompt without one")
+    from cxstream.sqlrun import add_sql_arguments
+
+    add_sql_arguments(p)
     return parser
 
 

@@ -179,3 +179,21 @@ class TableRenderer:
             options.update(self._value_format_options(contract, "value.format"))
             options["sink.delivery-guarantee"] = "at-least-once"
         return f"CREATE TABLE `{table}` (\n" + ",\n".join(cols) + "\n) " + _with_clause(options, redact)
+
+    def json_sink_with(self, topic: str, upsert: bool) -> str:
+        """The WITH clause of an ad-hoc JSON sink (``cxstream sql --into``), for a CREATE TABLE AS.
+
+        JSON rather than Avro: the query decides the columns, and no contract in schemas/ describes
+        them, so the records carry their field names.
+        """
+        c = self.profile.connectors
+        options = {"connector": c.upsert if upsert else c.append, "topic": self.profile.topic(topic)}
+        options.update(self._properties({}))
+        if upsert:
+            options["key.format"] = "json"
+            options["key.json.timestamp-format.standard"] = "ISO-8601"
+        options.update({"value.format": "json", "value.json.timestamp-format.standard": "ISO-8601",
+                        "value.json.encode.ignore-null-fields": "false"})
+        if not upsert:
+            options["sink.delivery-guarantee"] = "at-least-once"
+        return _with_clause(options, redact=False)
