@@ -116,6 +116,12 @@ def _cmd_sql(args: argparse.Namespace) -> int:
     return sql_main(args)
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from cxstream.report import main as report_main
+
+    return report_main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cxstream",
@@ -189,6 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
     from cxstream.sqlrun import add_sql_arguments
 
     add_sql_arguments(p)
+
+    p = add("report", _cmd_report, "one HTML page: throughput, latency per output topic, alerts over time")
+    from cxstream.report import add_report_arguments
+
+    add_report_arguments(p)
     return parser
 
 

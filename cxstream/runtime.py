@@ -107,7 +107,12 @@ def flink_config(profile: Profile, opts: RunOptions, pipeline_name: str) -> dict
         "taskmanager.memory.process.size": "2g",
     }
     if profile.name == "local":
-        conf["pipeline.jars"] = ensure_jars().urls()
+        from cxstream.broker import free_port
+        from cxstream.metrics import prometheus_jar, reporter_config
+
+        # The embedded MiniCluster ignores plugins/, so the reporter jar rides on pipeline.jars.
+        conf["pipeline.jars"] = ensure_jars().urls() + ";" + prometheus_jar().as_uri()
+        conf.update(reporter_config(free_port()))
     if opts.checkpoint_interval:
         conf["execution.checkpointing.interval"] = opts.checkpoint_interval
     if opts.restore_from:
