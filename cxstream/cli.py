@@ -207,6 +207,16 @@ def _cmd_sql_script(args: argparse.Namespace) -> int:
     else:
         print(script, end="")
     return 0
+def _cmd_sql(args: argparse.Namespace) -> int:
+    from cxstream.sqlrun import main as sql_main
+
+    return sql_main(args)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from cxstream.report import main as report_main
+
+    return report_main(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -324,6 +334,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE", help="write it here, secrets included (mode 600); "
                    "printed, secrets are redacted")
     bootstrap_arg(p)
+    p = add("sql", _cmd_sql, "streaming SQL over the suite's topics as tables: a file, or a prompt without one")
+    from cxstream.sqlrun import add_sql_arguments
+
+    add_sql_arguments(p)
+
+    p = add("report", _cmd_report, "one HTML page: throughput, latency per output topic, alerts over time")
+    from cxstream.report import add_report_arguments
+
+    add_report_arguments(p)
     return parser
 
 

@@ -114,6 +114,11 @@ class TableRenderer:
         nn = self._not_null(contract)
         return [f"  `{f.name}` {flink_type(f, nn)}" for f in contract.fields]
 
+    def _metrics_option(self, contract: Contract, options: dict[str, str]) -> None:
+        """Per-topic latency metrics: the connector needs to know which column is the event time."""
+        if self.profile.connectors.topic_metrics and contract.event_time:
+            options["metrics.event-time-field"] = contract.event_time
+
     # -- tables --------------------------------------------------------------------------------
     def source(self, contract: Contract, table: str, opts: SourceOptions, redact: bool = False) -> str:
         if opts.startup_mode not in STARTUP_MODES:
@@ -142,6 +147,7 @@ class TableRenderer:
         if c.supports_dlq:
             options["dlq.topic"] = self.profile.topic("cx.dlq")
             options["dlq.job-name"] = opts.job_name
+        self._metrics_option(contract, options)
         return f"CREATE TABLE `{table}` (\n" + ",\n".join(cols) + "\n) " + _with_clause(options, redact)
 
     def sink(self, contract: Contract, table: str, redact: bool = False, topic: str | None = None,
@@ -176,4 +182,23 @@ class TableRenderer:
                 options["value.fields-include"] = "ALL"
             options.update(self._value_format_options(contract, "value.format"))
             options["sink.delivery-guarantee"] = "at-least-once"
+        self._metrics_option(contract, options)
         return f"CREATE TABLE `{table}` (\n" + ",\n".join(cols) + "\n) " + _with_clause(options, redact)
+
+    def json_sink_with(self, topic: str, upsert: bool) -> str:
+        """The WITH clause of an ad-hoc JSON sink (``cxstream sql --into``), for a CREATE TABLE AS.
+
+        JSON rather than Avro: the query decides the columns, and no contract in schemas/ describes
+        them, so the records carry their field names.
+        """
+        c = self.profile.connectors
+        options = {"connector": c.upsert if upsert else c.append, "topic": self.profile.topic(topic)}
+        options.update(self._properties({}))
+        if upsert:
+            options["key.format"] = "json"
+            options["key.json.timestamp-format.standard"] = "ISO-8601"
+        options.update({"value.format": "json", "value.json.timestamp-format.standard": "ISO-8601",
+                        "value.json.encode.ignore-null-fields": "false"})
+        if not upsert:
+            options["sink.delivery-guarantee"] = "at-least-once"
+        return _with_clause(options, redact=False)

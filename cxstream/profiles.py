@@ -29,9 +29,11 @@ class Connectors:
     # it from the table (Flink's own avro format does).
     avro_schema_option: str | None
     supports_dlq: bool
+    # The connector reports records and event-time lag per topic ('metrics.event-time-field').
+    topic_metrics: bool = False
 
 
-LOCAL_CONNECTORS = Connectors("cx-kafka", "cx-upsert-kafka", "cx-avro", "cx-avro.schema", True)
+LOCAL_CONNECTORS = Connectors("cx-kafka", "cx-upsert-kafka", "cx-avro", "cx-avro.schema", True, topic_metrics=True)
 CLUSTER_CONNECTORS = Connectors("kafka", "upsert-kafka", "avro", None, False)
 
 

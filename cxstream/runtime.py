@@ -116,7 +116,12 @@ def flink_config(profile: Profile, opts: RunOptions, pipeline_name: str) -> dict
         "taskmanager.memory.process.size": "2g",
     }
     if profile.name == "local":
-        conf["pipeline.jars"] = ensure_jars().urls()
+        from cxstream.broker import free_port
+        from cxstream.metrics import prometheus_jar, reporter_config
+
+        # The embedded MiniCluster ignores plugins/, so the reporter jar rides on pipeline.jars.
+        conf["pipeline.jars"] = ensure_jars().urls() + ";" + prometheus_jar().as_uri()
+        conf.update(reporter_config(free_port()))
     if opts.checkpoint_interval:
         conf["execution.checkpointing.interval"] = opts.checkpoint_interval
     if opts.restore_from:
@@ -194,11 +199,14 @@ class Pipeline:
     def _execute_ddl(self, sql: str) -> None:
         self.t_env.execute_sql(sql)
 
-    def add_input(self, contract_name: str) -> None:
+    def add_input(self, contract_name: str, route_dlq: bool = True) -> None:
+        """Source, checked and valid views of an input. ``route_dlq=False`` (the analysts' catalog)
+        leaves routing bad rows to the jobs and only filters them out of the valid view."""
         c = contracts.load(contract_name)
         if c.table in self._tables:
             return
-        self._ensure_dlq()
+        if route_dlq:
+            self._ensure_dlq()
         raw, checked = f"{c.table}_raw", f"{c.table}_checked"
         source = SourceOptions(
             job_name=self.job_name,
@@ -220,7 +228,23 @@ class Pipeline:
             f"CREATE TEMPORARY VIEW `{c.table}` AS\nSELECT {cols}, kafka_timestamp\n"
             f"FROM `{checked}` WHERE dlq_reason IS NULL"
         )
-        self._add_insert(_dlq_route_sql(c, self.job_name, checked))
+        if route_dlq:
+            self._add_insert(_dlq_route_sql(c, self.job_name, checked))
+        self._tables.add(c.table)
+
+    def add_output_source(self, contract_name: str) -> None:
+        """An output contract's topic as a readable table under the contract's table name.
+
+        Every version of a row the jobs wrote is a row here (the topics are upsert logs written at
+        least once); the watermark follows the contract's event time like an input's does.
+        """
+        c = contracts.load(contract_name)
+        if c.table in self._tables:
+            return
+        source = SourceOptions(job_name=self.job_name, group_id=self.opts.group_id or f"cxstream-{self.job_name}",
+                               startup_mode=self.opts.startup_mode,
+                               startup_timestamp_ms=self.opts.startup_timestamp_ms, bounded=self.opts.bounded)
+        self._execute_ddl(self.renderer.source(c, c.table, source))
         self._tables.add(c.table)
 
     def _ensure_dlq(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from cxstream.paths import SQL_DIR
@@ -11,12 +12,29 @@ from cxstream.paths import SQL_DIR
 
 def split_statements(text: str) -> list[str]:
     """Split SQL text on top-level semicolons, ignoring those in quotes and comments."""
-    statements: list[str] = []
+    return [s.text for s in split_located(text)]
+
+
+@dataclass(frozen=True)
+class Located:
+    """A statement with the 1-based line it starts on and whether a semicolon ended it."""
+
+    text: str
+    line: int
+    terminated: bool
+
+
+def split_located(text: str) -> list[Located]:
+    """Like split_statements, keeping where each statement starts (for errors that name a line)."""
+    statements: list[Located] = []
     buf: list[str] = []
+    start: int | None = None  # offset of the statement's first character outside comments
     i, n = 0, len(text)
     quote: str | None = None
     while i < n:
         ch = text[i]
+        if start is None and not ch.isspace() and not text.startswith(("--", "/*"), i) and ch != ";":
+            start = i
         if quote:
             buf.append(ch)
             if ch == quote:
@@ -39,14 +57,15 @@ def split_statements(text: str) -> list[str]:
         elif ch == ";":
             stmt = "".join(buf).strip()
             if stmt:
-                statements.append(stmt)
+                statements.append(Located(stmt, text.count("\n", 0, start or 0) + 1, True))
             buf = []
+            start = None
         else:
             buf.append(ch)
         i += 1
     tail = "".join(buf).strip()
     if tail:
-        statements.append(tail)
+        statements.append(Located(tail, text.count("\n", 0, start or 0) + 1, False))
     return statements
 
 

@@ -112,6 +112,34 @@ class LiveView:
         return "\n".join(lines)
 
 
+class _MetricsWatch:
+    """Finds the job's Prometheus endpoint, says where it is, and keeps a snapshot every 10 s."""
+
+    def __init__(self, pipeline, job_id: str) -> None:  # noqa: ANN001 - a runtime.Pipeline
+        from cxstream import metrics
+
+        conf = pipeline.t_env.get_config().get_configuration().to_dict()
+        self.ports = metrics.port_range(conf)
+        self.job_id = job_id
+        self.topics = [pipeline.profile.topic(contracts.load(n).topic)
+                       for n in contracts.INPUTS + contracts.OUTPUTS]
+        self.writer: metrics.SnapshotWriter | None = None
+        self._last = 0.0
+
+    def tick(self) -> None:
+        from cxstream import metrics
+
+        if self.ports and self.writer is None:
+            url = metrics.find_endpoint(self.ports, self.job_id, timeout_s=0)
+            if url:
+                path = sub_dir("runs") / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) / "metrics.jsonl"
+                self.writer = metrics.SnapshotWriter(url, path, self.job_id, self.topics)
+                _say(f"metrics (Prometheus): {url}")
+        if self.writer and time.monotonic() - self._last >= 10:
+            self.writer.write()
+            self._last = time.monotonic()
+
+
 def run_suite(args: argparse.Namespace) -> int:
     from cxstream.runtime import RunOptions, build, load_spec, suite_job_names
 
@@ -135,6 +163,7 @@ def run_suite(args: argparse.Namespace) -> int:
     result = pipeline.execute()
     client = result.get_job_client()
     _say(f"Flink job {client.get_job_id()} submitted")
+    metrics_watch = _MetricsWatch(pipeline, str(client.get_job_id()))
     sim = None if args.no_simulator else _start_simulator(args, bootstrap)
     if sim:
         _say(f"simulator producing ~{args.rate} events/s (log: {sub_dir('logs') / 'simulator.log'})")
@@ -150,6 +179,7 @@ def run_suite(args: argparse.Namespace) -> int:
             while time.monotonic() < deadline:
                 view.add(reader.poll(timeout_ms=500))
                 if time.monotonic() - last_print >= 2:
+                    metrics_watch.tick()
                     state = str(client.get_job_status().result())
                     print(view.render(state), flush=True)
                     last_print = time.monotonic()
@@ -178,4 +208,6 @@ def run_suite(args: argparse.Namespace) -> int:
             _say("local broker stopped")
     totals = ", ".join(f"{t}={view.totals[t]:,}" for t in out_topics if view.totals[t])
     _say(f"done. output records seen: {totals or 'none'}")
+    if metrics_watch.writer:
+        _say(f"metrics snapshots: {metrics_watch.writer.path}; draw them with `cxstream report`")
     return 0

@@ -73,7 +73,7 @@ public class CxKafkaTableFactory implements DynamicTableSourceFactory, DynamicTa
     @Override
     public Set<ConfigOption<?>> optionalOptions() {
         return Set.of(FactoryUtil.FORMAT, VALUE_FORMAT, KEY_FORMAT, KEY_FIELDS, VALUE_FIELDS_INCLUDE, SCAN_STARTUP_MODE, SCAN_STARTUP_TIMESTAMP_MILLIS,
-                SCAN_STARTUP_SPECIFIC_OFFSETS, SCAN_BOUNDED_MODE, SCAN_PARTITION_DISCOVERY_INTERVAL, DLQ_TOPIC,
+                SCAN_STARTUP_SPECIFIC_OFFSETS, SCAN_BOUNDED_MODE, SCAN_PARTITION_DISCOVERY_INTERVAL, DLQ_TOPIC, METRICS_EVENT_TIME_FIELD,
                 DLQ_JOB_NAME, SINK_DELIVERY_GUARANTEE, SINK_TRANSACTIONAL_ID_PREFIX, FactoryUtil.SINK_PARALLELISM);
     }
 
@@ -109,11 +109,19 @@ public class CxKafkaTableFactory implements DynamicTableSourceFactory, DynamicTa
             throw new ValidationException("'scan.startup.mode' = 'group-offsets' needs 'properties.group.id'.");
         }
         String dlqTopic = options.getOptional(DLQ_TOPIC).filter(t -> !t.isBlank()).orElse(null);
+        // The event time is read from the decoded value row, whose columns are valueProjection's.
+        int eventTimePhysical = eventTimeIndex(options, DataType.getFieldNames(physical));
+        int eventTimeInValue = -1;
+        for (int i = 0; i < valueProjection.length; i++) {
+            if (valueProjection[i] == eventTimePhysical) {
+                eventTimeInValue = i;
+            }
+        }
 
         return new CxKafkaTableSource(physical, keyFormat.orElse(null), valueFormat, keyProjection, valueProjection,
                 topics(options.get(TOPIC)), props, mode, timestamp, specific, boundedAtLatest(options.get(SCAN_BOUNDED_MODE)),
                 options.get(SCAN_PARTITION_DISCOVERY_INTERVAL).toMillis(), dlqTopic, options.get(DLQ_JOB_NAME),
-                context.getObjectIdentifier().asSummaryString());
+                context.getObjectIdentifier().asSummaryString(), eventTimeInValue);
     }
 
     // ---- sink ---------------------------------------------------------------------------------
@@ -134,7 +142,8 @@ public class CxKafkaTableFactory implements DynamicTableSourceFactory, DynamicTa
         return new CxKafkaTableSink(physical, keyFormat.orElse(null), valueFormat, keyProjection,
                 valueProjection(options, physical, keyProjection), singleTopic(options),
                 kafkaProperties(context.getCatalogTable().getOptions()), false, deliveryGuarantee(options),
-                options.getOptional(FactoryUtil.SINK_PARALLELISM).orElse(null));
+                options.getOptional(FactoryUtil.SINK_PARALLELISM).orElse(null),
+                eventTimeIndex(options, DataType.getFieldNames(physical)));
     }
 
     // ---- shared validation --------------------------------------------------------------------

@@ -41,7 +41,7 @@ public class CxUpsertKafkaTableFactory implements DynamicTableSinkFactory {
     @Override
     public Set<ConfigOption<?>> optionalOptions() {
         return Set.of(FactoryUtil.FORMAT, VALUE_FORMAT, VALUE_FIELDS_INCLUDE, SINK_DELIVERY_GUARANTEE, SINK_TRANSACTIONAL_ID_PREFIX,
-                FactoryUtil.SINK_PARALLELISM);
+                FactoryUtil.SINK_PARALLELISM, METRICS_EVENT_TIME_FIELD);
     }
 
     @Override
@@ -65,6 +65,7 @@ public class CxUpsertKafkaTableFactory implements DynamicTableSinkFactory {
                 CxKafkaTableFactory.valueProjection(options, physical, keyProjection),
                 CxKafkaTableFactory.singleTopic(options), kafkaProperties(context.getCatalogTable().getOptions()),
                 true, CxKafkaTableFactory.deliveryGuarantee(options),
-                options.getOptional(FactoryUtil.SINK_PARALLELISM).orElse(null));
+                options.getOptional(FactoryUtil.SINK_PARALLELISM).orElse(null),
+                eventTimeIndex(options, DataType.getFieldNames(physical)));
     }
 }

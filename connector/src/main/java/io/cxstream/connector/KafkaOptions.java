@@ -9,6 +9,7 @@ import java.util.Properties;
 
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.ConfigOptions;
+import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.apache.flink.table.api.ValidationException;
 
@@ -81,6 +82,18 @@ public final class KafkaOptions {
             ConfigOptions.key("dlq.topic").stringType().noDefaultValue()
                     .withDescription("Dead-letter topic for records the format cannot decode. "
                             + "Without it, such a record fails the job.");
+
+    public static final ConfigOption<String> METRICS_EVENT_TIME_FIELD =
+            ConfigOptions.key("metrics.event-time-field").stringType().noDefaultValue()
+                    .withDescription("A TIMESTAMP_LTZ(3) column holding the record's event time: the "
+                            + "connector then reports an eventTimeLagMs histogram per topic (now minus "
+                            + "event time, when read or written).");
+
+    /** Index of {@link #METRICS_EVENT_TIME_FIELD} among {@code names}, or -1 when it is not set. */
+    public static int eventTimeIndex(ReadableConfig options, List<String> names) {
+        return options.getOptional(METRICS_EVENT_TIME_FIELD)
+                .map(f -> indexesOf(List.of(f), names, METRICS_EVENT_TIME_FIELD.key())[0]).orElse(-1);
+    }
 
     public static final ConfigOption<String> DLQ_JOB_NAME =
             ConfigOptions.key("dlq.job-name").stringType().defaultValue("unknown")

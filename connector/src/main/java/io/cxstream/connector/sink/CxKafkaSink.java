@@ -25,10 +25,13 @@ public final class CxKafkaSink implements Sink<RowData> {
     final LogicalType[] physicalTypes;
     final boolean upsert;
     final DeliveryGuarantee guarantee;
+    final int eventTimeField;
 
     CxKafkaSink(String topic, Properties properties, SerializationSchema<RowData> keyFormat,
                 SerializationSchema<RowData> valueFormat, int[] keyProjection, int[] valueProjection,
-                LogicalType[] physicalTypes, boolean upsert, DeliveryGuarantee guarantee) {
+                LogicalType[] physicalTypes, boolean upsert, DeliveryGuarantee guarantee,
+                int eventTimeField) {
+        this.eventTimeField = eventTimeField;
         this.topic = topic;
         this.properties = properties;
         this.keyFormat = keyFormat;

@@ -28,11 +28,13 @@ public final class CxKafkaTableSink implements DynamicTableSink {
     private final boolean upsert;
     private final DeliveryGuarantee guarantee;
     private final Integer parallelism;
+    private final int eventTimeField;  // physical column index, or -1
 
     public CxKafkaTableSink(DataType physicalType, EncodingFormat<SerializationSchema<RowData>> keyFormat,
                             EncodingFormat<SerializationSchema<RowData>> valueFormat, int[] keyProjection,
                             int[] valueProjection, String topic, Properties properties, boolean upsert,
-                            DeliveryGuarantee guarantee, Integer parallelism) {
+                            DeliveryGuarantee guarantee, Integer parallelism, int eventTimeField) {
+        this.eventTimeField = eventTimeField;
         this.physicalType = physicalType;
         this.keyFormat = keyFormat;
         this.valueFormat = valueFormat;
@@ -60,14 +62,14 @@ public final class CxKafkaTableSink implements DynamicTableSink {
         List<DataType> fields = DataType.getFieldDataTypes(physicalType);
         LogicalType[] types = fields.stream().map(DataType::getLogicalType).toArray(LogicalType[]::new);
         CxKafkaSink sink = new CxKafkaSink(topic, properties, keyEncoder, valueEncoder, keyProjection, valueProjection,
-                types, upsert, guarantee);
+                types, upsert, guarantee, eventTimeField);
         return SinkV2Provider.of(sink, parallelism);
     }
 
     @Override
     public DynamicTableSink copy() {
         return new CxKafkaTableSink(physicalType, keyFormat, valueFormat, keyProjection, valueProjection, topic,
-                properties, upsert, guarantee, parallelism);
+                properties, upsert, guarantee, parallelism, eventTimeField);
     }
 
     @Override

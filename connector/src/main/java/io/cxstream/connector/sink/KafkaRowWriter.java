@@ -15,6 +15,8 @@ import org.apache.kafka.clients.producer.Callback;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 
+import io.cxstream.connector.TopicMetrics;
+
 import io.cxstream.connector.Clients;
 
 /**
@@ -38,6 +40,7 @@ final class KafkaRowWriter implements SinkWriter<RowData> {
     private final Counter sent;
     private final Counter sentBytes;
     private final Counter sendErrors;
+    private final TopicMetrics topics;
     private final Callback callback;
     private volatile Exception asyncError;
 
@@ -61,6 +64,7 @@ final class KafkaRowWriter implements SinkWriter<RowData> {
         this.sent = context.metricGroup().getNumRecordsSendCounter();
         this.sentBytes = context.metricGroup().getNumBytesSendCounter();
         this.sendErrors = context.metricGroup().getNumRecordsSendErrorsCounter();
+        this.topics = new TopicMetrics(context.metricGroup(), sink.eventTimeField);
         this.callback = (metadata, exception) -> {
             if (exception != null) {
                 sendErrors.inc();
@@ -121,6 +125,7 @@ final class KafkaRowWriter implements SinkWriter<RowData> {
         }
         producer.send(new ProducerRecord<>(sink.topic, null, null, key, value), callback);
         sent.inc();
+        topics.record(sink.topic, value == null ? null : row);
         sentBytes.inc((key == null ? 0 : key.length) + (value == null ? 0 : value.length));
     }
 

@@ -16,6 +16,8 @@ import org.apache.flink.api.java.typeutils.ResultTypeQueryable;
 import org.apache.flink.core.io.SimpleVersionedSerializer;
 import org.apache.flink.metrics.MetricGroup;
 import org.apache.flink.metrics.groups.SourceReaderMetricGroup;
+
+import io.cxstream.connector.TopicMetrics;
 import org.apache.flink.table.data.RowData;
 import org.apache.flink.util.UserCodeClassLoader;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -45,11 +47,14 @@ public final class CxKafkaSource
     private final String dlqTopic;
     private final String dlqJobName;
     private final TypeInformation<RowData> producedType;
+    private final int eventTimeField;
 
     CxKafkaSource(List<String> topics, Properties properties, StartupMode startupMode, long startupTimestampMillis,
                   Map<Integer, Long> specificOffsets, boolean bounded, long discoveryIntervalMs, RowLayout layout,
                   DeserializationSchema<RowData> keyFormat, DeserializationSchema<RowData> valueFormat,
-                  String dlqTopic, String dlqJobName, TypeInformation<RowData> producedType) {
+                  String dlqTopic, String dlqJobName, TypeInformation<RowData> producedType,
+                  int eventTimeField) {
+        this.eventTimeField = eventTimeField;
         this.topics = topics;
         this.properties = properties;
         this.startupMode = startupMode;
@@ -107,7 +112,7 @@ public final class CxKafkaSource
 
         RowEmitter emitter = new RowEmitter(layout, keyFormat, valueFormat, deadLetters,
                 metrics.counter("numRecordsDecoded"), metrics.counter("numRecordsToDlq"),
-                metrics.getNumRecordsInErrorsCounter());
+                metrics.getNumRecordsInErrorsCounter(), new TopicMetrics(metrics, eventTimeField));
         String readerClientId = clientIdPrefix() + "-reader-" + subtask;
         return new CxKafkaSourceReader(() -> new PartitionSplitReader(properties, readerClientId), emitter, context,
                 deadLetters, committer);

@@ -52,6 +52,7 @@ public final class CxKafkaTableSource implements ScanTableSource, SupportsReadin
     private final String dlqTopic;
     private final String dlqJobName;
     private final String tableName;
+    private final int eventTimeField;  // in the decoded value row, or -1
 
     private List<String> metadataKeys = List.of();
     private DataType producedType;
@@ -62,7 +63,7 @@ public final class CxKafkaTableSource implements ScanTableSource, SupportsReadin
                               int[] valueProjection, List<String> topics, Properties properties,
                               StartupMode startupMode, long startupTimestampMillis, Map<Integer, Long> specificOffsets,
                               boolean bounded, long discoveryIntervalMs, String dlqTopic, String dlqJobName,
-                              String tableName) {
+                              String tableName, int eventTimeField) {
         this.physicalType = physicalType;
         this.keyFormat = keyFormat;
         this.valueFormat = valueFormat;
@@ -78,6 +79,7 @@ public final class CxKafkaTableSource implements ScanTableSource, SupportsReadin
         this.dlqTopic = dlqTopic;
         this.dlqJobName = dlqJobName;
         this.tableName = tableName;
+        this.eventTimeField = eventTimeField;
         this.producedType = physicalType;
     }
 
@@ -109,7 +111,7 @@ public final class CxKafkaTableSource implements ScanTableSource, SupportsReadin
         TypeInformation<RowData> typeInfo = context.createTypeInformation(producedType);
         CxKafkaSource source = new CxKafkaSource(topics, properties, startupMode, startupTimestampMillis,
                 specificOffsets, bounded, discoveryIntervalMs, layout, keyDecoder, valueDecoder, dlqTopic,
-                dlqJobName, typeInfo);
+                dlqJobName, typeInfo, eventTimeField);
         WatermarkStrategy<RowData> watermarks =
                 watermarkStrategy != null ? watermarkStrategy : WatermarkStrategy.noWatermarks();
         String name = "cx-kafka " + tableName + " " + String.join(";", topics);
@@ -149,7 +151,7 @@ public final class CxKafkaTableSource implements ScanTableSource, SupportsReadin
     public DynamicTableSource copy() {
         CxKafkaTableSource copy = new CxKafkaTableSource(physicalType, keyFormat, valueFormat, keyProjection,
                 valueProjection, topics, properties, startupMode, startupTimestampMillis, specificOffsets, bounded,
-                discoveryIntervalMs, dlqTopic, dlqJobName, tableName);
+                discoveryIntervalMs, dlqTopic, dlqJobName, tableName, eventTimeField);
         copy.metadataKeys = metadataKeys;
         copy.producedType = producedType;
         copy.watermarkStrategy = watermarkStrategy;

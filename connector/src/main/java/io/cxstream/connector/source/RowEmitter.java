@@ -13,6 +13,8 @@ import org.apache.flink.table.data.RowData;
 import org.apache.flink.util.Collector;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 
+import io.cxstream.connector.TopicMetrics;
+
 /**
  * Turns a Kafka record into a table row: decodes key and value with their formats, adds the
  * requested metadata columns and emits the row with the record's timestamp (the planner's
@@ -31,12 +33,14 @@ final class RowEmitter implements RecordEmitter<ConsumerRecord<byte[], byte[]>, 
     private final Counter decoded;
     private final Counter toDlq;
     private final Counter inErrors;
+    private final TopicMetrics topics;
 
     private final ListCollector keyRows = new ListCollector();
     private final ListCollector valueRows = new ListCollector();
 
     RowEmitter(RowLayout layout, DeserializationSchema<RowData> keyFormat, DeserializationSchema<RowData> valueFormat,
-               DeadLetterWriter deadLetters, Counter decoded, Counter toDlq, Counter inErrors) {
+               DeadLetterWriter deadLetters, Counter decoded, Counter toDlq, Counter inErrors, TopicMetrics topics) {
+        this.topics = topics;
         this.layout = layout;
         this.keyFormat = keyFormat;
         this.valueFormat = valueFormat;
@@ -75,12 +79,14 @@ final class RowEmitter implements RecordEmitter<ConsumerRecord<byte[], byte[]>, 
             output.collect(layout.assemble(key, value, record, state), record.timestamp());
         }
         decoded.inc();
+        topics.record(record.topic(), valueRows.rows.isEmpty() ? null : valueRows.rows.get(0));
         state.nextOffset = record.offset() + 1;
     }
 
     private void deadLetter(ConsumerRecord<byte[], byte[]> record, String reason, SplitState state) throws IOException {
         deadLetters.send(record, reason);
         toDlq.inc();
+        topics.deadLettered(record.topic());
         inErrors.inc();
         state.nextOffset = record.offset() + 1;
     }

@@ -1,0 +1,172 @@
+"""Job metrics: Flink's Prometheus reporter in the local profile, and reading what it serves.
+
+Measured, not assumed (apache-flink 2.3.0 wheel): the reporter ships as
+``pyflink/plugins/metrics-prometheus/flink-metrics-prometheus-2.3.0.jar``, but the embedded
+MiniCluster that PyFlink starts does not load ``plugins/`` (its log says "The reporter factory
+(...PrometheusReporterFactory) could not be found ... Available factories: []"). Put on
+``pipeline.jars`` instead, the same jar is found and the reporter serves ``/metrics``. On a real
+cluster the plugin directory works as documented and this module is not needed.
+
+Besides Flink's own metrics, the cxstream connector reports per topic (label ``topic``):
+``..._topic_records`` (records read by a source or written by a sink), ``..._topic_recordsToDlq``
+(undecodable records dead-lettered by a source) and ``..._topic_eventTimeLagMs`` (a summary with
+quantiles: wall clock minus event time when a record was read or written).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+PROMETHEUS_FACTORY = "org.apache.flink.metrics.prometheus.PrometheusReporterFactory"
+PORT_SPAN = 20  # ports the reporter may try, from the first free one we found
+
+_LINE = re.compile(r"^([A-Za-z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)")
+_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def prometheus_jar() -> Path:
+    from cxstream.jars import pyflink_dir
+
+    jars = sorted((pyflink_dir() / "plugins" / "metrics-prometheus").glob("flink-metrics-prometheus-*.jar"))
+    if not jars:
+        raise FileNotFoundError("the apache-flink wheel has no plugins/metrics-prometheus jar")
+    return jars[-1]
+
+
+def reporter_config(first_port: int) -> dict[str, str]:
+    """Flink options that start the Prometheus reporter on a port in [first_port, first_port+SPAN)."""
+    return {
+        "metrics.reporter.prom.factory.class": PROMETHEUS_FACTORY,
+        "metrics.reporter.prom.port": f"{first_port}-{first_port + PORT_SPAN - 1}",
+    }
+
+
+def port_range(conf: dict[str, str]) -> tuple[int, int] | None:
+    spec = conf.get("metrics.reporter.prom.port")
+    if not spec:
+        return None
+    lo, _, hi = spec.partition("-")
+    return int(lo), int(hi or lo)
+
+
+@dataclass(frozen=True)
+class Sample:
+    name: str
+    labels: dict[str, str]
+    value: float
+
+
+def parse(text: str) -> list[Sample]:
+    """Samples of the Prometheus text exposition format (comments skipped)."""
+    out = []
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = _LINE.match(line)
+        if not m:
+            continue
+        labels = dict(_LABEL.findall(m.group(2) or ""))
+        try:
+            value = float(m.group(3))
+        except ValueError:
+            continue
+        out.append(Sample(m.group(1), labels, value))
+    return out
+
+
+def scrape(url: str, timeout_s: float = 5.0) -> list[Sample]:
+    with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310 - our own loopback URL
+        return parse(response.read().decode("utf-8", "replace"))
+
+
+def find_endpoint(ports: tuple[int, int], job_id: str, timeout_s: float = 60.0) -> str | None:
+    """The /metrics URL in the port range that serves this job's metrics (None after the timeout)."""
+    deadline = time.monotonic() + timeout_s
+    while True:  # at least one pass, even with timeout_s=0
+        for port in range(ports[0], ports[1] + 1):
+            url = f"http://127.0.0.1:{port}/metrics"
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+                    if job_id in response.read().decode("utf-8", "replace"):
+                        return url
+            except OSError:
+                continue
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(1)
+
+
+@dataclass
+class TopicStats:
+    records_in: float = 0.0
+    records_out: float = 0.0
+    to_dlq: float = 0.0
+    lag_ms: dict[str, float] | None = None  # quantile -> ms (the largest over subtasks)
+
+
+def label_value(text: str) -> str:
+    """How Flink's Prometheus reporter spells a label value (every character but [A-Za-z0-9:_] is '_')."""
+    return re.sub(r"[^A-Za-z0-9:_]", "_", text)
+
+
+def topic_stats(samples: list[Sample], job_id: str | None = None,
+                topics: list[str] = ()) -> dict[str, TopicStats]:
+    """Per-topic totals of the connector's metrics (sources count in, sinks count out).
+
+    The reporter turns 'cx.signals' into 'cx_signals'; names in ``topics`` are given back their dots.
+    """
+    names = {label_value(t): t for t in topics}
+    stats: dict[str, TopicStats] = {}
+    for s in samples:
+        topic = s.labels.get("topic")
+        if topic is None or (job_id and s.labels.get("job_id") != job_id):
+            continue
+        topic = names.get(topic, topic)
+        st = stats.setdefault(topic, TopicStats())
+        # A sink's operator is "<table>: Writer"; a task's name is its whole chain, so not that.
+        is_sink = s.labels.get("operator_name", "").endswith("Writer")
+        if s.name.endswith("_topic_records"):
+            if is_sink:
+                st.records_out += s.value
+            else:
+                st.records_in += s.value
+        elif s.name.endswith("_topic_recordsToDlq"):
+            st.to_dlq += s.value
+        elif s.name.endswith("_topic_eventTimeLagMs") and "quantile" in s.labels:
+            st.lag_ms = st.lag_ms or {}
+            q = s.labels["quantile"]
+            st.lag_ms[q] = max(st.lag_ms.get(q, float("-inf")), s.value)
+    return stats
+
+
+def snapshot(samples: list[Sample], job_id: str | None = None, topics: list[str] = ()) -> dict:
+    """One JSON-able snapshot: time, per-topic stats (what `cxstream report` draws)."""
+    return {
+        "time": time.time(),
+        "topics": {t: vars(s) for t, s in sorted(topic_stats(samples, job_id, topics).items())},
+    }
+
+
+class SnapshotWriter:
+    """Appends a snapshot per scrape to a JSON-lines file (a run's metrics, for `cxstream report`)."""
+
+    def __init__(self, url: str, path: Path, job_id: str | None = None, topics: list[str] = ()) -> None:
+        self.url = url
+        self.topics = list(topics)
+        self.path = path
+        self.job_id = job_id
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(self) -> dict | None:
+        try:
+            snap = snapshot(scrape(self.url), self.job_id, self.topics)
+        except OSError:
+            return None
+        with self.path.open("a") as f:
+            f.write(json.dumps(snap) + "\n")
+        return snap

@@ -1,0 +1,169 @@
+"""`cxstream sql`: the analysts' recipes in sql/examples/ run bounded over simulator data on the real
+broker and are compared with pandas over the same records; EXPLAIN; bad SQL gives one line."""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cxstream.catalog import build_catalog
+from cxstream.livetable import LiveTable
+from cxstream.paths import REPO_ROOT, SQL_DIR
+from cxstream.runtime import RunOptions
+from cxstream.simulator import SimulatorConfig, run
+from cxstream.sqlfiles import split_located
+from cxstream.sqlrun import QueryOptions, Session, located_error
+from tests.conftest import make_test_profile, subprocess_env
+from tests.kafka_io import read_settled, run_bounded
+
+EXAMPLES = SQL_DIR / "examples"
+
+
+def test_statements_keep_the_line_they_start_on() -> None:
+    text = "-- note\nSELECT 1;\n\n  /* c */ SELECT\n 2;\nSELECT 3"
+    got = [(s.text, s.line, s.terminated) for s in split_located(text)]
+    assert got == [("SELECT 1", 2, True), ("SELECT\n 2", 4, True), ("SELECT 3", 6, False)]
+
+
+def test_a_calcite_position_is_turned_into_a_file_line() -> None:
+    stmt = split_located("\n\nSELECT a,\n  b FROM nowhere;")[0]
+    exc = RuntimeError("An error occurred while calling o75.explainSql.\n: org.apache.flink.table.api."
+                       "ValidationException: SQL validation failed. From line 2, column 10 to line 2, "
+                       "column 16: Object 'nowhere' not found\n\tat org.apache.Foo(Foo.java:1)")
+    assert str(located_error("q.sql", stmt, exc)) == (
+        "q.sql:4: SQL validation failed: Object 'nowhere' not found (column 10)")
+
+
+def test_live_table_applies_retractions() -> None:
+    t = LiveTable(["k", "n"])
+    t.apply("INSERT", ("a", 1))
+    t.apply("UPDATE_BEFORE", ("a", 1))
+    t.apply("UPDATE_AFTER", ("a", 2))
+    t.apply("INSERT", ("b", 1))
+    t.apply("DELETE", ("b", 1))
+    assert t.rows == [("a", 2)] and t.changes == 5
+    with pytest.raises(ValueError):
+        t.apply("DELETE", ("zz", 0))
+    assert "| a | 2 |" in t.render()
+
+
+def _ms(value: object) -> int:
+    if isinstance(value, datetime):  # TIMESTAMP(3) of a window TVF: naive, in the session zone (UTC)
+        return round(value.replace(tzinfo=value.tzinfo or UTC).timestamp() * 1000)
+    return int(value)  # type: ignore[arg-type]
+
+
+def _close(a: object, b: object) -> bool:
+    if a is None or (isinstance(a, float) and math.isnan(a)):
+        return b is None or (isinstance(b, float) and math.isnan(b))
+    return b is not None and abs(float(a) - float(b)) <= 1e-9 * max(1.0, abs(float(a)))  # type: ignore[arg-type]
+
+
+def _run_recipe(session: Session, name: str) -> LiveTable:
+    tables = session.run_text(name, (EXAMPLES / name).read_text())
+    assert len(tables) == 1
+    return tables[0]
+
+
+@pytest.mark.slow
+def test_recipes_equal_pandas_over_the_same_records(bootstrap: str, prefix: str) -> None:
+    profile = make_test_profile(bootstrap, prefix, "avro")
+    start = (int(time.time() * 1000) // 600_000 - 12) * 600_000
+    config = SimulatorConfig(seed=5, clock="simulated", start_ms=start, rate=0, event_rate=8,
+                             duration_s=25 * 60, customers=150, topic_prefix=prefix, collect=True,
+                             bad_share=0.02, scenarios=("cart_abandon_negative_chat",))
+    stats = run(config, bootstrap, progress=False)
+    events = pd.DataFrame([p.record for p in stats.records[profile.topic("cx.events.interactions")]
+                           if not p.duplicate])
+    assert len(events) > 2000
+    run_bounded("sentiment", profile)  # fills cx.sentiment and cx.dlq for the output-table recipes
+
+    pipeline = build_catalog(profile, RunOptions(bounded=True, checkpoint_interval=None), "test-sql")
+    out = io.StringIO()
+    session = Session(pipeline, QueryOptions(), out)
+
+    # EXPLAIN prints a plan.
+    session.run_text("explain", "EXPLAIN SELECT customer_id, event_count FROM signals WHERE purchases > 0;")
+    assert "== Optimized Physical Plan ==" in out.getvalue() and "TableSourceScan" in out.getvalue()
+
+    # top_journeys: (previous, next) transitions within a session, in event-time order.
+    assert not events.duplicated(["session_id", "event_time"]).any(), "ties would make LAG's order ambiguous"
+    ordered = events.sort_values(["session_id", "event_time"])
+    ordered["previous_step"] = ordered.groupby("session_id")["event_type"].shift()
+    counts = ordered.dropna(subset=["previous_step"]).groupby(["previous_step", "event_type"]).size()
+    got = _run_recipe(session, "top_journeys.sql").as_dicts()
+    assert len(got) == 10
+    for row in got:
+        assert row["transitions"] == counts[(row["previous_step"], row["next_step"])], row
+    assert sorted(r["transitions"] for r in got) == sorted(counts.nlargest(10).tolist())
+
+    # conversion_by_channel: 10-minute tumbling windows per channel.
+    ev = events.assign(window_start=events["event_time"] // 600_000 * 600_000)
+    purchases = ev[ev["event_type"] == "purchase"]
+    expected = {}
+    for (ws, channel), g in ev.groupby(["window_start", "channel"]):
+        buyers = purchases[(purchases["window_start"] == ws) & (purchases["channel"] == channel)]
+        revenue = buyers["amount"].sum() if len(buyers) else None
+        expected[(ws, channel)] = (g["session_id"].nunique(), buyers["session_id"].nunique(), revenue)
+    got = _run_recipe(session, "conversion_by_channel.sql").as_dicts()
+    assert len(got) == len(expected)
+    for row in got:
+        sessions, buying, revenue = expected[(_ms(row["window_start"]), row["channel"])]
+        assert (row["sessions"], row["buying_sessions"]) == (sessions, buying), row
+        assert _close(row["conversion"], buying / sessions) and _close(revenue, row["revenue"]), row
+
+    # sentiment_by_agent: over what the sentiment job wrote to cx.sentiment.
+    sent = pd.DataFrame([m.record for m in read_settled(bootstrap, profile, "cx.sentiment")])
+    agents = sent[(sent["scope"] == "agent")
+                  & (pd.to_datetime(sent["window_start"], unit="ms").dt.minute % 5 == 0)]
+    assert agents["scope_id"].nunique() > 2
+    got = {r["agent_id"]: r for r in _run_recipe(session, "sentiment_by_agent.sql").as_dicts()}
+    assert set(got) == set(agents["scope_id"])
+    for agent, g in agents.groupby("scope_id"):
+        turns = g["message_count"].sum()
+        row = got[agent]
+        assert row["customer_turns"] == turns
+        assert _close((g["mean_compound"] * g["message_count"]).sum() / turns, row["mean_sentiment"])
+        assert _close(g["min_compound"].min(), row["worst_turn"])
+
+    # dead_letters: over cx.dlq (the simulator's bad records, refused by the sentiment job's source).
+    dlq = pd.DataFrame([m.record for m in read_settled(bootstrap, profile, "cx.dlq")])
+    assert len(dlq) > 0
+    dlq["reason_kind"] = dlq["reason"].map(lambda r: re.match(r"^[^0-9]*", r).group(0))
+    expected = dlq.groupby(["job", "stage", "reason_kind"]).size().to_dict()
+    got = _run_recipe(session, "dead_letters.sql").as_dicts()
+    assert {(r["job"], r["stage"], r["reason_kind"]): r["letters"] for r in got} == expected
+
+
+def _cli(*args: str, bootstrap: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cxstream.cli", *args], capture_output=True, text=True,
+                          env=subprocess_env(CXSTREAM_BOOTSTRAP_SERVERS=bootstrap), cwd=REPO_ROOT, timeout=600)
+
+
+def test_a_missing_sql_file_is_one_line_and_fails(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "cxstream.cli", "sql", str(tmp_path / "nope.sql")],
+                          capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
+    assert done.returncode != 0
+    assert done.stderr.splitlines()[0] == f"cxstream: error: {tmp_path / 'nope.sql'}: no such SQL file"
+
+
+@pytest.mark.slow
+def test_a_bad_sql_file_is_one_clear_line_and_a_nonzero_exit(bootstrap: str, prefix: str, tmp_path: Path) -> None:
+    make_test_profile(bootstrap, prefix)
+    bad = tmp_path / "bad.sql"
+    bad.write_text("-- a typo on line 3\nSELECT channel,\n       COUNT(*) AS n FROM interactionz GROUP BY channel;\n")
+    done = _cli("sql", str(bad), "--bounded", "--topic-prefix", prefix, bootstrap=bootstrap)
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert lines[0] == (f"cxstream: error: {bad}:3: SQL validation failed: Object 'interactionz' not found "
+                        "(column 27)"), done.stderr
+    assert not any(ln.startswith(("Traceback", "\tat ", "Caused by")) for ln in lines), done.stderr
