@@ -45,6 +45,8 @@ class JobSpec:
     # Modules in udfs/ with build(pipeline): DataStream stages (keyed state, timers) that read
     # tables with pipeline.t_env.to_data_stream and register their results as views for sql_files.
     stream_modules: tuple[str, ...] = ()
+    # SQL files that run before stream_modules (e.g. the views a stream stage reads); sql_files run after.
+    sql_before_stream: tuple[str, ...] = ()
 
 
 @dataclass
@@ -74,7 +76,7 @@ def load_spec(name: str) -> JobSpec:
 
 def suite_job_names() -> list[str]:
     """Jobs that make up the suite, in pipeline order (jobs/ files whose SPEC sets suite=...)."""
-    order = ["signals", "sentiment", "drift", "quality"]
+    order = ["signals", "sentiment", "drift", "quality", "decisions"]
     return [n for n in order if (JOBS_DIR / f"{n}.py").exists()]
 
 
@@ -259,6 +261,8 @@ class Pipeline:
                 self._tables.add(table)
         for module in spec.udf_modules:
             self.add_udfs(module)
+        for sql_file in spec.sql_before_stream:
+            self.add_sql_file(sql_file, spec.sql_instances)
         for module in spec.stream_modules:
             self._import_udf_module(module).build(self)
         for sql_file in spec.sql_files:
