@@ -16,6 +16,10 @@ SELECT 'interaction' AS kind, customer_id, event_id, event_time,
        CAST(NULL AS MAP<STRING, STRING>) AS attributes,
        CAST(NULL AS STRING) AS outcome, CAST(NULL AS STRING) AS trigger_id
 FROM interactions
+-- Only the interactions a rule feature is built from (the cart, checkout and purchase, friction):
+-- page views, searches and clicks, most of the traffic, cannot change any decision, and every row
+-- that reaches the stream stage costs a trip through Python.
+WHERE event_type IN ('add_to_cart', 'remove_from_cart', 'checkout_start', 'purchase', 'rage_click', 'error')
 UNION ALL
 -- Customer turns only, scored by VADER (udfs/sentiment.py), as in sql/sentiment.sql: the question
 -- is how the customer feels; agents' and bots' turns are scripted politeness.

@@ -2,7 +2,7 @@
 -- The baseline against which the analytics jobs' throughput and latency are compared, and the
 -- witness of the fuzz test: whatever is valid comes out here, whatever is not is in cx.dlq.
 INSERT INTO interaction_copy
-SELECT event_id, customer_id, session_id, channel, event_type, item_id, amount, currency, event_time
+SELECT event_id, customer_id, session_id, channel, event_type, item_id, amount, currency, event_time, segment
 FROM interactions;
 
 INSERT INTO message_copy

@@ -149,6 +149,18 @@ def test_context_features_are_as_of_the_moment_even_when_messages_arrive_ahead()
     assert ctx.features(T0 + 40 * M, rules.features)["open_conversation"] is False
 
 
+def test_friction_counts_survive_a_later_moment_from_another_topic() -> None:
+    rules = parse_rules(base())
+    ctx = CustomerContext()
+    ctx.apply(Event("interaction", "c1", "e0", T0, event_type="rage_click"), rules.features)
+    # A turn ten minutes later is decided first (the messages topic was read ahead) ...
+    ctx.apply(Event("message", "c1", "m0", T0 + 10 * M, conversation_id="a", compound=0.2), rules.features)
+    ctx.features(T0 + 10 * M, rules.features)
+    # ... then the interactions that came right after the first rage click still see it.
+    ctx.apply(Event("interaction", "c1", "e1", T0 + 1 * S, event_type="rage_click"), rules.features)
+    assert ctx.features(T0 + 1 * S, rules.features)["rage_clicks_recent"] == 2
+
+
 def test_negative_streak_resets_on_a_positive_turn_and_on_a_new_conversation() -> None:
     rules = parse_rules(base())
     ctx = CustomerContext()

@@ -28,11 +28,12 @@ OPS = ("==", "!=", "<=", ">=", "<", ">", "not_in", "in")
 # Features the context computes; `context.TYPE[.ATTRIBUTE]` names are checked against the context types.
 PLAIN_FEATURES = frozenset({
     "cart_value", "cart_items", "checkout_started", "cart_idle_s", "rage_clicks_recent", "errors_recent",
-    "events_recent", "latest_sentiment", "consecutive_negative_turns", "open_conversation", "segment",
+    "latest_sentiment", "consecutive_negative_turns", "open_conversation", "segment",
 })
 DEFAULT_CONTEXT_TYPES = ("flight_delay", "order_delayed", "stock_low", "price_change", "outage")
 CART_EVENTS = ("add_to_cart", "remove_from_cart", "checkout_start")
 MAX_TURNS = 50  # customer turns kept per customer: enough for any streak the rules can ask about
+TURN_HISTORY_MS = 3_600_000
 
 _UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
@@ -433,7 +434,6 @@ class CustomerContext:
     last_cart_event_id: str | None = None
     rage_clicks: deque = field(default_factory=deque)
     errors: deque = field(default_factory=deque)
-    interactions: deque = field(default_factory=deque)
     # Customer turns as (event ms, conversation id, compound), in event-time order. Messages come
     # from another topic than interactions, so they may arrive ahead of or behind the interactions
     # around them; the conversation features are computed as of the moment's event time from these.
@@ -448,10 +448,12 @@ class CustomerContext:
         """Fold one interaction, customer turn or context event into the context."""
         self.last_event_ms = max(self.last_event_ms, ev.event_ms)
         if ev.kind == "interaction":
-            self._interaction(ev)
+            self._interaction(ev, settings)
         elif ev.kind == "message":
             bisect.insort(self.turns, (ev.event_ms, ev.conversation_id, ev.compound), key=lambda t: t[0])
-            horizon = self.turns[-1][0] - settings.conversation_timeout_ms - settings.friction_window_ms
+            # Kept for an hour past the newest turn: a moment from another topic may be decided
+            # later with an earlier event time, and needs the turns as they were then.
+            horizon = self.turns[-1][0] - settings.conversation_timeout_ms - TURN_HISTORY_MS
             while len(self.turns) > MAX_TURNS or (self.turns and self.turns[0][0] < horizon):
                 self.turns.pop(0)
         elif ev.kind == "context" and ev.context_type:
@@ -462,10 +464,15 @@ class CustomerContext:
             if seg and self.segment is None:
                 self.segment = seg
 
-    def _interaction(self, ev: Event) -> None:
+    def _interaction(self, ev: Event, settings: FeatureSettings) -> None:
         if ev.segment:
             self.segment = ev.segment
-        self.interactions.append(ev.event_ms)
+        # Pruned against this customer's own interactions (one topic, keyed by customer: in order), not
+        # against a moment from another topic, which may be read ahead of the interactions.
+        horizon = ev.event_ms - settings.friction_window_ms
+        for q in (self.rage_clicks, self.errors):
+            while q and q[0] < horizon:
+                q.popleft()
         t = ev.event_type
         if t == "rage_click":
             self.rage_clicks.append(ev.event_ms)
@@ -490,18 +497,14 @@ class CustomerContext:
     def features(self, now_ms: int, settings: FeatureSettings) -> dict[str, Any]:
         """The feature values at event time now_ms (old window entries are dropped first)."""
         horizon = now_ms - settings.friction_window_ms
-        for q in (self.rage_clicks, self.errors, self.interactions):
-            while q and q[0] < horizon:
-                q.popleft()
         sentiment, streak, open_conv = self._conversation(now_ms, settings)
         out: dict[str, Any] = {
             "cart_value": round(self.cart_value, 2),
             "cart_items": self.cart_items,
             "checkout_started": self.checkout_started,
             "cart_idle_s": (now_ms - self.last_cart_ms) / 1000 if self.last_cart_ms is not None else None,
-            "rage_clicks_recent": sum(1 for t in self.rage_clicks if t <= now_ms),
-            "errors_recent": sum(1 for t in self.errors if t <= now_ms),
-            "events_recent": sum(1 for t in self.interactions if t <= now_ms),
+            "rage_clicks_recent": sum(1 for t in self.rage_clicks if horizon <= t <= now_ms),
+            "errors_recent": sum(1 for t in self.errors if horizon <= t <= now_ms),
             "latest_sentiment": sentiment,
             "consecutive_negative_turns": streak,
             "open_conversation": open_conv,
