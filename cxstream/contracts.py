@@ -112,4 +112,4 @@ def by_topic(topic: str) -> Contract:
 
 
 INPUTS = ("interaction", "message", "context", "outcome")
-OUTPUTS = ("signal", "sentiment_aggregate", "drift_stat", "nba_trigger", "alert", "dlq_record")
+OUTPUTS = ("signal", "sentiment_aggregate", "drift_stat", "nba_trigger", "action_feedback", "alert", "dlq_record")

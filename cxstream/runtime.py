@@ -45,6 +45,8 @@ class JobSpec:
     # Modules in udfs/ with build(pipeline): DataStream stages (keyed state, timers) that read
     # tables with pipeline.t_env.to_data_stream and register their results as views for sql_files.
     stream_modules: tuple[str, ...] = ()
+    # SQL files that run before stream_modules (e.g. the views a stream stage reads); sql_files run after.
+    sql_before_stream: tuple[str, ...] = ()
 
 
 @dataclass
@@ -83,7 +85,7 @@ def load_spec(name: str) -> JobSpec:
 
 def suite_job_names() -> list[str]:
     """Jobs that make up the suite, in pipeline order (jobs/ files whose SPEC sets suite=...)."""
-    order = ["signals", "sentiment", "drift", "quality"]
+    order = ["signals", "sentiment", "drift", "quality", "decisions"]
     return [n for n in order if (JOBS_DIR / f"{n}.py").exists()]
 
 
@@ -107,6 +109,10 @@ def flink_config(profile: Profile, opts: RunOptions, pipeline_name: str) -> dict
         "python.executable": sys.executable,
         "python.client.executable": sys.executable,
         "python.fn-execution.bundle.time": "50",
+        # Keyed state of Python DataStream functions (the decisions job's per-customer context) is
+        # cached in the Python worker; a miss is a round trip to the JVM per record. The default
+        # (1000 keys) is far below the number of active customers.
+        "python.state.cache-size": "20000",
         "restart-strategy.type": "fixed-delay",
         "restart-strategy.fixed-delay.attempts": "20",
         "restart-strategy.fixed-delay.delay": "2 s",
@@ -195,6 +201,8 @@ class Pipeline:
         self.inserts: list[str] = []
         self._tables: set[str] = set()
         self._udf_modules: set[str] = set()
+        # Read each input through one DataStream (see _shared): set when a job has stream stages.
+        self.share_sources = False
 
     def _execute_ddl(self, sql: str) -> None:
         self.t_env.execute_sql(sql)
@@ -224,6 +232,10 @@ class Pipeline:
             f"CREATE TEMPORARY VIEW `{checked}` AS\nSELECT *, {reason} AS dlq_reason\nFROM `{raw}`"
         )
         cols = ", ".join(f"`{f.name}`" for f in c.fields)
+        if self.share_sources:
+            checked = self._shared(checked, c)
+            cols = ", ".join("`rowtime` AS `event_time`" if f.name == c.event_time else f"`{f.name}`"
+                             for f in c.fields)
         self._execute_ddl(
             f"CREATE TEMPORARY VIEW `{c.table}` AS\nSELECT {cols}, kafka_timestamp\n"
             f"FROM `{checked}` WHERE dlq_reason IS NULL"
@@ -246,6 +258,28 @@ class Pipeline:
                                startup_timestamp_ms=self.opts.startup_timestamp_ms, bounded=self.opts.bounded)
         self._execute_ddl(self.renderer.source(c, c.table, source))
         self._tables.add(c.table)
+
+    def _shared(self, checked: str, contract: contracts.Contract) -> str:
+        """The checked view as one DataStream, registered back as a view; returns the view's name.
+
+        A table handed to a DataStream stage (to_data_stream) is translated on its own, with its own
+        Kafka source: a job with a stream stage would read every input twice (and write every
+        undecodable record to the DLQ twice). Converting each input once, here, and building the
+        valid view and the DLQ route on that one stream gives every reader the same source. The
+        event time travels as the stream's timestamp and watermarks (the `rowtime` column).
+        """
+        from pyflink.table import DataTypes, Schema
+
+        if not contract.event_time:
+            raise ValueError(f"{contract.name}: a shared source needs an event-time field")
+        stream = self.t_env.to_data_stream(self.t_env.from_path(checked))
+        schema = (Schema.new_builder()
+                  .column_by_metadata("rowtime", DataTypes.TIMESTAMP_LTZ(3))
+                  .watermark("rowtime", "SOURCE_WATERMARK()")
+                  .build())
+        shared = f"{checked}_shared"
+        self.t_env.create_temporary_view(shared, self.t_env.from_data_stream(stream, schema))
+        return shared
 
     def _ensure_dlq(self) -> None:
         dlq = contracts.load("dlq_record")
@@ -295,6 +329,8 @@ class Pipeline:
                 self._tables.add(table)
         for module in spec.udf_modules:
             self.add_udfs(module)
+        for sql_file in spec.sql_before_stream:
+            self.add_sql_file(sql_file, spec.sql_instances)
         for module in spec.stream_modules:
             self._import_udf_module(module).build(self)
         for sql_file in spec.sql_files:
@@ -311,6 +347,7 @@ def build(specs: list[JobSpec], profile: Profile, opts: RunOptions, job_name: st
     name = job_name or "cxstream-" + "+".join(s.name for s in specs)
     t_env = create_table_env(flink_config(profile, opts, name))
     pipeline = Pipeline(t_env, profile, opts, name)
+    pipeline.share_sources = any(spec.stream_modules for spec in specs)
     for spec in specs:
         pipeline.add_spec(spec)
     return pipeline

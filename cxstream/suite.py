@@ -106,6 +106,11 @@ class LiveView:
             psi = r.get("psi")
             lines.append(f"  latest drift: {r['feature']} psi={psi if psi is None else round(psi, 3)} "
                          f"n={r['sample_size']} vs {r['reference']}")
+        sample = self.samples.get("cx.nba.triggers")
+        if sample and sample.record:
+            r = sample.record
+            lines.append(f"  latest trigger: {r['action']} → {r['route']} for {r['customer_id']} "
+                         f"({', '.join(r['reason_codes'])}; confidence {r['confidence']:.2f})")
         if self.dlq_reasons:
             top = ", ".join(f"{k} ×{v}" for k, v in self.dlq_reasons.most_common(3))
             lines.append(f"  dlq reasons: {top}")

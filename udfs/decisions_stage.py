@@ -1,0 +1,167 @@
+"""The decisions job's stream stage: per-customer context in keyed state, one decision per event.
+
+decision_inputs (sql/decisions_inputs.sql) → key by customer_id → Decide (a KeyedProcessFunction
+around udfs/nba_rules.py) → the view nba_decisions that sql/decisions.sql writes to cx.nba.triggers.
+
+Why a DataStream function and not SQL: a customer's context (open cart, recent friction, the
+conversation's mood, active context events, the triggers already sent and the feedback on them)
+is one evolving state that every kind of event updates, and the decision has to be taken as each
+event arrives (no window to wait for), with cool-downs that depend on earlier decisions.
+
+Timers are event time:
+- cart_idle: the cart's last activity + features.cart_idle. It fires when the watermark passes,
+  i.e. when the whole input has moved past that point without any cart activity from the customer.
+  At the end of a bounded input Flink moves the watermark to Long.MAX and fires every timer; that
+  is not silence, so a timer fired by it decides nothing.
+- outcome: an outcome whose trigger this function has not seen yet (the outcome came in on another
+  topic ahead of the event that caused the trigger) is applied once the watermark passes its event
+  time, by when the trigger has been seen.
+- cleanup: a customer silent for features.state_ttl is forgotten.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nba_rules import CustomerContext, Event, RuleSet, Trigger, decide, load_rules
+
+if TYPE_CHECKING:
+    from cxstream.runtime import Pipeline
+
+RULES_FILE = Path(__file__).resolve().parent.parent / "rules" / "nba.yaml"
+INPUT_VIEW = "decision_inputs"
+OUTPUT_VIEW = "nba_decisions"
+END_OF_INPUT = 2**63 - 1
+HOUR_MS = 3_600_000  # Long.MAX_VALUE: the watermark a bounded input ends with
+
+OUTPUT_FIELDS = ("trigger_id", "customer_id", "action", "route", "priority", "confidence", "reason_codes",
+                 "evidence", "event_ms", "emit_ms", "segment", "value")
+
+
+@dataclass
+class StageState:
+    """Everything kept per customer: the rule engine's context plus this stage's timer bookkeeping."""
+
+    context: CustomerContext = field(default_factory=CustomerContext)
+    cart_timer_ms: int | None = None
+    cleanup_ms: int | None = None
+    pending_outcomes: list[tuple[int, str, str]] = field(default_factory=list)  # (event ms, trigger id, outcome)
+
+
+def to_event(row: Any, event_ms: int) -> Event:
+    return Event(kind=row["kind"], customer_id=row["customer_id"], event_id=row["event_id"], event_ms=event_ms,
+                 event_type=row["event_type"], amount=row["amount"], segment=row["segment"],
+                 conversation_id=row["conversation_id"], compound=row["compound"],
+                 context_type=row["context_type"], severity=row["severity"], attributes=row["attributes"],
+                 outcome=row["outcome"], trigger_id=row["trigger_id"])
+
+
+def _output_row(trig: Trigger):  # noqa: ANN202 - a pyflink Row
+    from pyflink.common import Row
+
+    return Row(trig.trigger_id, trig.customer_id, trig.action, trig.route, trig.priority, trig.confidence,
+               list(trig.reason_codes), dict(trig.evidence), trig.event_ms, int(time.time() * 1000),
+               trig.segment, trig.value)
+
+
+def _make_function(rules: RuleSet):  # noqa: ANN202 - a KeyedProcessFunction (pyflink imported lazily)
+    from pyflink.common import Types
+    from pyflink.datastream import KeyedProcessFunction
+    from pyflink.datastream.state import ValueStateDescriptor
+
+    settings = rules.features
+
+    class Decide(KeyedProcessFunction):
+        def __init__(self) -> None:
+            self.rules = rules
+            self.state = None
+
+        def open(self, runtime_context) -> None:  # noqa: ANN001
+            self.state = runtime_context.get_state(ValueStateDescriptor("customer", Types.PICKLED_BYTE_ARRAY()))
+
+        def process_element(self, row, ctx):  # noqa: ANN001, ANN201
+            st: StageState = self.state.value() or StageState()
+            ev = to_event(row, ctx.timestamp())
+            trig = None
+            if ev.kind == "outcome":
+                if ev.trigger_id and ev.outcome and \
+                        st.context.record_outcome(ev.trigger_id, ev.outcome, rules.feedback) is None:
+                    st.pending_outcomes.append((ev.event_ms, ev.trigger_id, ev.outcome))
+                    ctx.timer_service().register_event_time_timer(ev.event_ms)
+            else:
+                st.context.apply(ev, settings)
+                trig = decide(rules, st.context, ev.customer_id, ev.kind, ev.event_id, ev.event_ms)
+                if ev.kind == "interaction" and st.context.last_cart_event_id == ev.event_id \
+                        and st.context.cart_value > 0:
+                    st.cart_timer_ms = ev.event_ms + settings.cart_idle_ms
+                    ctx.timer_service().register_event_time_timer(st.cart_timer_ms)
+            # Rounded up to the hour: one cleanup timer per customer and hour, not one per event.
+            cleanup = -(-(st.context.last_event_ms + settings.state_ttl_ms) // HOUR_MS) * HOUR_MS
+            if st.cleanup_ms is None or cleanup > st.cleanup_ms:
+                st.cleanup_ms = cleanup
+                ctx.timer_service().register_event_time_timer(cleanup)
+            self.state.update(st)
+            if trig is not None:
+                yield _output_row(trig)
+
+        def on_timer(self, timestamp: int, ctx):  # noqa: ANN001, ANN201
+            st: StageState | None = self.state.value()
+            if st is None or ctx.timer_service().current_watermark() >= END_OF_INPUT:
+                return  # the end of a bounded input is not silence: nothing is decided or forgotten
+            trig = None
+            if st.pending_outcomes:
+                due = [p for p in st.pending_outcomes if p[0] <= timestamp]
+                st.pending_outcomes = [p for p in st.pending_outcomes if p[0] > timestamp]
+                for _, trigger_id, outcome in due:  # still unknown now: not one of ours, nothing to adjust
+                    st.context.record_outcome(trigger_id, outcome, rules.feedback)
+            if timestamp == st.cart_timer_ms:
+                st.cart_timer_ms = None
+                ctx_ = st.context
+                if ctx_.cart_value > 0 and ctx_.last_cart_event_id is not None:
+                    customer = ctx.get_current_key()
+                    trig = decide(rules, ctx_, customer, "cart_idle", f"{ctx_.last_cart_event_id}/cart_idle",
+                                  timestamp)
+            if timestamp == st.cleanup_ms and not st.pending_outcomes:
+                self.state.clear()
+            else:
+                self.state.update(st)
+            if trig is not None:
+                yield _output_row(trig)
+
+    return Decide()
+
+
+def output_type():  # noqa: ANN201 - a pyflink TypeInformation
+    from pyflink.common import Types
+
+    return Types.ROW_NAMED(list(OUTPUT_FIELDS), [
+        Types.STRING(), Types.STRING(), Types.STRING(), Types.STRING(), Types.INT(), Types.DOUBLE(),
+        Types.BASIC_ARRAY(Types.STRING()), Types.MAP(Types.STRING(), Types.STRING()), Types.LONG(), Types.LONG(),
+        Types.STRING(), Types.DOUBLE(),
+    ])
+
+
+def build(pipeline: Pipeline, rules_file: Path | None = None) -> None:
+    """decision_inputs → keyed decisions → the view nba_decisions (rowtime = the trigger's event time)."""
+    from pyflink.common import Types
+    from pyflink.table import DataTypes, Schema
+
+    from cxstream import contracts
+
+    context_types = contracts.load("context").field("context_type").allowed or ()
+    # Validated on the client: a bad rules file fails the build with the reason, before any job starts.
+    rules = load_rules(rules_file or RULES_FILE, context_types=tuple(context_types))
+    t_env = pipeline.t_env
+    inputs = t_env.to_data_stream(t_env.from_path(INPUT_VIEW))
+    decisions = (inputs
+                 .key_by(lambda row: row["customer_id"], key_type=Types.STRING())
+                 .process(_make_function(rules), output_type=output_type())
+                 .name("nba-decide"))
+    schema = (Schema.new_builder()
+              .column_by_metadata("rowtime", DataTypes.TIMESTAMP_LTZ(3))
+              .watermark("rowtime", "SOURCE_WATERMARK()")
+              .build())
+    t_env.create_temporary_view(OUTPUT_VIEW, t_env.from_data_stream(decisions, schema))
