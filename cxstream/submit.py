@@ -128,7 +128,7 @@ def client_env(jobmanager: str) -> dict[str, str]:
     return env
 
 
-def submit(sub: Submission, timeout_s: float = 300.0) -> str:
+def submit(sub: Submission, timeout_s: float = 900.0) -> str:
     """Run `flink run` and return the job id it reports."""
     result = subprocess.run(sub.command(), env=client_env(sub.jobmanager), capture_output=True, text=True,
                             timeout=timeout_s, cwd=REPO_ROOT)

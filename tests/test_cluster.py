@@ -46,7 +46,7 @@ def flink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterState]:
     os.environ["CXSTREAM_CLUSTER_HOME"] = str(tmp_path_factory.mktemp("flink-cluster"))
     try:
         started = time.monotonic()
-        state, new = cluster.start()
+        state, new = cluster.start(timeout_s=600)
         assert new
         _timing("cluster start (JobManager + TaskManager, REST answering, slots registered)",
                 time.monotonic() - started)
@@ -64,7 +64,7 @@ def _submit(flink: ClusterState, job: str, bootstrap: str, profile: Profile, **k
     started = time.monotonic()
     job_id = submit.submit(submit.Submission(job, flink.address, bootstrap_servers=bootstrap,
                                              topic_prefix=profile.topic_prefix, **kw))  # type: ignore[arg-type]
-    submit.wait_until_running(flink.address, job_id, timeout_s=300)
+    submit.wait_until_running(flink.address, job_id, timeout_s=600)
     _timing(f"submit {job} until all its tasks run", time.monotonic() - started)
     return job_id
 
@@ -83,6 +83,7 @@ def _all_jobs() -> list[str]:
     return suite + [name for name in submit.job_names() if name not in suite]
 
 
+@pytest.mark.timeout(2400)  # a submission takes 30 s alone, minutes on a busy 2-core machine
 def test_every_job_in_jobs_runs_on_the_cluster_and_writes_its_sink_topics(bootstrap: str, prefix: str,
                                                                           flink: ClusterState) -> None:
     profile = make_test_profile(bootstrap, prefix)
@@ -106,7 +107,7 @@ def test_every_job_in_jobs_runs_on_the_cluster_and_writes_its_sink_topics(bootst
                 topics = [profile.topic(t) for t in _sink_topics(job)]
                 with TopicReader(bootstrap, topics, value_format=profile.value_format,
                                  topic_prefix=prefix) as reader:
-                    got = reader.read_until(lambda msgs, want=set(topics): {m.topic for m in msgs} >= want, 240)
+                    got = reader.read_until(lambda msgs, want=set(topics): {m.topic for m in msgs} >= want, 600)
                 seen = Counter(m.topic for m in got)
                 assert all(seen[t] > 0 for t in topics), (job, dict(seen), topics)
                 assert all(m.record is not None for m in got), f"{job} wrote records its contract cannot decode"
@@ -171,7 +172,7 @@ def _read_signals(bootstrap: str, profile: Profile, expect_keys: int, timeout_s:
         return got
 
 
-def _wait_for_new_checkpoint(flink: ClusterState, job_id: str, timeout_s: float = 120) -> None:
+def _wait_for_new_checkpoint(flink: ClusterState, job_id: str, timeout_s: float = 300) -> None:
     before = submit.completed_checkpoints(flink.address, job_id)
     deadline = time.monotonic() + timeout_s
     while submit.completed_checkpoints(flink.address, job_id) <= before:
@@ -179,6 +180,7 @@ def _wait_for_new_checkpoint(flink: ClusterState, job_id: str, timeout_s: float 
         time.sleep(0.5)
 
 
+@pytest.mark.timeout(1800)
 def test_signals_survive_a_savepoint_rescale_and_a_killed_taskmanager_without_loss_or_duplicates(
         bootstrap: str, prefix: str, flink: ClusterState) -> None:
     """Stop with a savepoint, resume at another parallelism, kill -9 the TaskManager mid-stream, replace it.
@@ -226,7 +228,7 @@ def test_signals_survive_a_savepoint_rescale_and_a_killed_taskmanager_without_lo
         os.kill(victims[0], signal.SIGKILL)
         cluster.start_taskmanager(flink)
         _wait_for_restored_checkpoint(flink, job_id)
-        submit.wait_until_running(flink.address, job_id, timeout_s=300)
+        submit.wait_until_running(flink.address, job_id, timeout_s=600)
         _timing("recovery after kill -9 (until every task runs again on the new TaskManager)",
                 time.monotonic() - killed_at)
         assert cluster.taskmanager_pids(flink) and victims[0] not in cluster.taskmanager_pids(flink)
@@ -238,7 +240,7 @@ def test_signals_survive_a_savepoint_rescale_and_a_killed_taskmanager_without_lo
 
     # 5. The sink, latest value per key, against pandas over every event.
     expected = oracles.signals(stream.events)
-    messages = [m for m in _read_signals(bootstrap, profile, len(expected), timeout_s=300)
+    messages = [m for m in _read_signals(bootstrap, profile, len(expected), timeout_s=600)
                 if not m.record["customer_id"].startswith("flush-")]
     submit.cancel(flink.address, job_id)
     latest: dict[tuple, dict] = {}
@@ -275,7 +277,7 @@ def test_signals_survive_a_savepoint_rescale_and_a_killed_taskmanager_without_lo
             assert (want[both] == have[both]).all(), column
 
 
-def _wait_for_restored_checkpoint(flink: ClusterState, job_id: str, timeout_s: float = 300) -> None:
+def _wait_for_restored_checkpoint(flink: ClusterState, job_id: str, timeout_s: float = 600) -> None:
     """Until the job has restored from a checkpoint (not the savepoint it was started from)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -121,8 +121,9 @@ def test_the_sql_gateway_recipe_names_scripts_that_exist() -> None:
 def test_sql_script_of_a_sql_only_job_is_valid_flink_sql() -> None:
     """What the SQL Gateway would run: every statement of `cxstream sql-script signals` planned by Flink.
 
-    The script is executed statement by statement in a table environment (SET, CREATE TABLE/VIEW),
-    and its EXECUTE STATEMENT SET is EXPLAINed instead, which plans every INSERT without a broker.
+    The script is executed statement by statement in a table environment (CREATE TABLE/VIEW; SET,
+    a client command, becomes the session configuration as the gateway makes it), and its EXECUTE
+    STATEMENT SET is EXPLAINed instead, which plans every INSERT without a broker.
     """
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
@@ -130,14 +131,22 @@ def test_sql_script_of_a_sql_only_job_is_valid_flink_sql() -> None:
     from cxstream.runtime import RunOptions, load_spec
     from cxstream.sqlscript import render
 
-    script = render(load_spec("signals"), make_profile("cluster", "kafka:9092"), RunOptions())
+    # The local profile: its connector is on this machine (the official one, for --profile cluster,
+    # comes from Maven Central, which this machine cannot reach); the script then starts with ADD JAR.
+    script = render(load_spec("signals"), make_profile("local", "127.0.0.1:9"), RunOptions())
+    assert "ADD JAR '" in script
     body = "\n".join(line for line in script.splitlines() if not line.startswith("--"))
     head, statement_set = body.split("EXECUTE STATEMENT SET", 1)
     statements = [s.strip() for s in head.split(";\n") if s.strip()]
     assert statement_set.count("INSERT INTO") == 6  # five window kinds and the dead-letter route
     t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     for statement in statements:
-        t_env.execute_sql(statement)
+        option = re.fullmatch(r"SET '([^']+)' = '([^']*)'", statement)
+        if option:
+            t_env.get_config().set(option.group(1), option.group(2))
+        else:
+            t_env.execute_sql(statement)
+    assert t_env.get_config().get("table.local-time-zone", None) == "UTC"
     plan = t_env.execute_sql("EXPLAIN STATEMENT SET" + statement_set.rstrip().rstrip(";")).collect()
     text = "".join(str(row[0]) for row in plan)
     assert "Sink(table=[default_catalog.default_database.signals]" in text
