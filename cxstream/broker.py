@@ -234,6 +234,8 @@ def resolve_bootstrap(explicit: str | None, start_local: bool = True) -> str:
     external = explicit or os.environ.get(ENV_BOOTSTRAP)
     if external:
         reason = why_not_answering(external, timeout_s=10)
+        if reason is not None and reason.startswith(("authentication failed", "TLS handshake failed")):
+            raise BrokerError(f"the Kafka broker at {external} refused the connection: {reason}")
         if reason is not None:
             raise BrokerError(f"no Kafka broker answers at {external}: {reason}")
         return external

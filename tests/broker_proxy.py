@@ -167,6 +167,7 @@ class BrokerProxy:
 
     def stop(self) -> None:
         self.go_down()
+        self._call(self._cancel_tasks())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
 
@@ -192,6 +193,12 @@ class BrokerProxy:
         for w in list(self._writers):
             w.transport.abort()
         self._writers.clear()
+
+    async def _cancel_tasks(self) -> None:
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _serve(self, c_reader: asyncio.StreamReader, c_writer: asyncio.StreamWriter) -> None:
         self.stats.connections += 1
