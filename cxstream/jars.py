@@ -121,13 +121,13 @@ def _connector_sources_digest() -> str:
 
 
 def connector_jar(lib: tuple[Path, ...]) -> Path:
+    out_dir = sub_dir("jars")
+    jar = out_dir / f"cxstream-connector-{_connector_sources_digest()}.jar"
+    if jar.exists():  # built already: running needs java, not javac
+        return jar
     if shutil.which("javac") is None:
         raise SetupError("javac not found: cxstream builds its Kafka connector with a JDK 17 "
                          "(Debian: apt-get install openjdk-17-jdk-headless)")
-    out_dir = sub_dir("jars")
-    jar = out_dir / f"cxstream-connector-{_connector_sources_digest()}.jar"
-    if jar.exists():
-        return jar
     _log(f"compiling the cxstream Kafka connector → {jar.name}")
     tmp = out_dir / f".building-{jar.name}"
     result = subprocess.run(

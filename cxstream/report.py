@@ -106,7 +106,7 @@ def bench_sections(rows: list[dict[str, Any]]) -> str:
     series: dict[str, list[float | None]] = {p: [] for p in PERCENTILES}
     for r in rows:
         for topic, lat in sorted((r.get("latency_ms") or {}).items()):
-            topics.append(f"{topic} ({r['name']})")
+            topics.append(f"{topic} ({r['name']}, {r['file'].removesuffix('.json')})")
             for p in PERCENTILES:
                 series[p].append(float(lat[p]) if lat.get(p) is not None else None)
             table.append([topic, r["name"], r["file"]] + [fmt(float(lat[p])) if lat.get(p) is not None else "-"

@@ -151,6 +151,9 @@ def create_table_env(conf: dict[str, str]) -> StreamTableEnvironment:
     from pyflink.datastream import StreamExecutionEnvironment
     from pyflink.table import EnvironmentSettings, StreamTableEnvironment
 
+    from cxstream.errors import require_java
+
+    require_java()  # one clear line instead of PyFlink's "Java gateway process exited ..."
     configuration = Configuration()
     for key, value in conf.items():
         configuration.set_string(key, value)

@@ -27,7 +27,7 @@ def _nice_max(value: float) -> float:
 
 def fmt(value: float) -> str:
     """Numbers as the report prints them everywhere (tables and charts agree)."""
-    if abs(value) >= 100:
+    if abs(value) >= 100 or float(value).is_integer():
         return f"{value:,.0f}"
     if abs(value) >= 10:
         return f"{value:.1f}"
@@ -46,28 +46,35 @@ def _axis(ymax: float, unit: str) -> list[str]:
 
 
 def bar_chart(categories: Sequence[str], series: dict[str, Sequence[float | None]], unit: str) -> str:
-    """Grouped bars: one group per category, one bar per series (None = no bar)."""
+    """Horizontal grouped bars: one group per category (labelled on the left), one bar per series."""
     values = [v for vs in series.values() for v in vs if v is not None]
-    ymax = _nice_max(max(values, default=1.0))
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif">']
-    parts += _axis(ymax, unit)
-    n_cat, n_ser = max(1, len(categories)), max(1, len(series))
-    group_w = (W - LEFT - RIGHT) / n_cat
-    bar_w = group_w * 0.8 / n_ser
+    vmax = _nice_max(max(values, default=1.0))
+    n_ser = max(1, len(series))
+    bar_h, gap, label_w, top = 11, 8, 260, 34
+    group_h = bar_h * n_ser + gap
+    height = top + group_h * max(1, len(categories)) + 30
+    plot_w = W - label_w - RIGHT - 50
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{height}" font-family="sans-serif">']
+    for i in range(5):
+        v = vmax * i / 4
+        x = label_w + plot_w * i / 4
+        parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top - 4}" y2="{height - 26}" stroke="#ddd"/>')
+        parts.append(f'<text x="{x:.1f}" y="{height - 12}" text-anchor="middle" font-size="10">{fmt(v)}</text>')
+    parts.append(f'<text x="{W - RIGHT}" y="15" text-anchor="end" font-size="11" fill="#555">{escape(unit)}</text>')
     for ci, cat in enumerate(categories):
-        x0 = LEFT + ci * group_w + group_w * 0.1
+        y0 = top + ci * group_h
+        label = cat if len(cat) <= 44 else cat[:43] + "…"
+        parts.append(f'<text x="{label_w - 6}" y="{y0 + group_h / 2:.1f}" text-anchor="end" '
+                     f'font-size="11">{escape(label)}</text>')
         for si, (_name, vs) in enumerate(series.items()):
             v = vs[ci]
             if v is None:
                 continue
-            h = (H - TOP - BOTTOM) * v / ymax
-            x, y = x0 + si * bar_w, H - BOTTOM - h
-            parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w - 2:.1f}" height="{h:.1f}" '
+            w = plot_w * v / vmax
+            y = y0 + si * bar_h
+            parts.append(f'<rect x="{label_w}" y="{y:.1f}" width="{w:.1f}" height="{bar_h - 1}" '
                          f'fill="{PALETTE[si % len(PALETTE)]}"><title>{escape(cat)}: {fmt(v)}</title></rect>')
-            parts.append(f'<text x="{x + bar_w / 2 - 1:.1f}" y="{y - 3:.1f}" text-anchor="middle" '
-                         f'font-size="10">{fmt(v)}</text>')
-        parts.append(f'<text x="{x0 + group_w * 0.4:.1f}" y="{H - BOTTOM + 14}" text-anchor="end" font-size="10" '
-                     f'transform="rotate(-25 {x0 + group_w * 0.4:.1f} {H - BOTTOM + 14})">{escape(cat)}</text>')
+            parts.append(f'<text x="{label_w + w + 3:.1f}" y="{y + bar_h - 2:.1f}" font-size="9">{fmt(v)}</text>')
     parts += _legend(list(series))
     parts.append("</svg>")
     return "\n".join(parts)

@@ -23,6 +23,7 @@ def test_run_shows_live_output_and_produces_signals_then_stops_cleanly(bootstrap
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "submitted" in proc.stderr
     assert "── cxstream ·" in proc.stdout  # the live view was printed
+    assert re.search(r"metrics \(Prometheus\): http://127\.0\.0\.1:\d+/metrics", proc.stderr), proc.stderr[-2000:]
     done = re.search(r"done\. output records seen: (.*)", proc.stderr)
     assert done, proc.stderr[-2000:]
     seen = dict(item.split("=") for item in done.group(1).split(", ") if "=" in item)

@@ -20,7 +20,7 @@ FROM interactions;
 SELECT previous_step, next_step, transitions
 FROM (
   SELECT previous_step, next_step, transitions,
-         ROW_NUMBER() OVER (ORDER BY transitions DESC) AS position
+         ROW_NUMBER() OVER (ORDER BY transitions DESC) AS row_num
   FROM (
     SELECT previous_step, next_step, COUNT(*) AS transitions
     FROM journey_steps
@@ -28,4 +28,4 @@ FROM (
     GROUP BY previous_step, next_step
   )
 )
-WHERE position <= 10;
+WHERE row_num <= 10;
