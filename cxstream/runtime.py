@@ -45,6 +45,9 @@ class JobSpec:
     # Modules in udfs/ with build(pipeline): DataStream stages (keyed state, timers) that read
     # tables with pipeline.t_env.to_data_stream and register their results as views for sql_files.
     stream_modules: tuple[str, ...] = ()
+    # SQL files run before stream_modules: the views a stream stage reads (the alert evaluations
+    # that the deduplication stage keys by kind and subject, say). Same ${placeholders} as sql_files.
+    view_sql_files: tuple[str, ...] = ()
 
 
 @dataclass
@@ -74,7 +77,7 @@ def load_spec(name: str) -> JobSpec:
 
 def suite_job_names() -> list[str]:
     """Jobs that make up the suite, in pipeline order (jobs/ files whose SPEC sets suite=...)."""
-    order = ["signals", "sentiment", "drift", "quality"]
+    order = ["signals", "sentiment", "drift", "quality", "alerts"]
     return [n for n in order if (JOBS_DIR / f"{n}.py").exists()]
 
 
@@ -165,6 +168,16 @@ def _dlq_route_sql(contract: contracts.Contract, job: str, checked_view: str) ->
     )
 
 
+def input_table(contract: contracts.Contract) -> str:
+    """The table name sql/ reads a contract under when a job consumes it.
+
+    An output contract read back as an input (the alerts job reads cx.drift, cx.dlq...) gets an
+    `_in` suffix: in a suite pipeline the same name is already the sink another job writes, and a
+    sink table has neither the watermark nor the contract checks of a source.
+    """
+    return f"{contract.table}_in" if contract.name in contracts.OUTPUTS else contract.table
+
+
 class Pipeline:
     """Tables, views and INSERTs of one Flink job, built from one or more JobSpecs."""
 
@@ -184,10 +197,11 @@ class Pipeline:
 
     def add_input(self, contract_name: str) -> None:
         c = contracts.load(contract_name)
-        if c.table in self._tables:
+        table = input_table(c)
+        if table in self._tables:
             return
         self._ensure_dlq()
-        raw, checked = f"{c.table}_raw", f"{c.table}_checked"
+        raw, checked = f"{table}_raw", f"{table}_checked"
         source = SourceOptions(
             job_name=self.job_name,
             group_id=self.opts.group_id or f"cxstream-{self.job_name}",
@@ -205,11 +219,11 @@ class Pipeline:
         )
         cols = ", ".join(f"`{f.name}`" for f in c.fields)
         self._execute_ddl(
-            f"CREATE TEMPORARY VIEW `{c.table}` AS\nSELECT {cols}, kafka_timestamp\n"
+            f"CREATE TEMPORARY VIEW `{table}` AS\nSELECT {cols}, kafka_timestamp\n"
             f"FROM `{checked}` WHERE dlq_reason IS NULL"
         )
         self._add_insert(_dlq_route_sql(c, self.job_name, checked))
-        self._tables.add(c.table)
+        self._tables.add(table)
 
     def _ensure_dlq(self) -> None:
         dlq = contracts.load("dlq_record")
@@ -259,6 +273,8 @@ class Pipeline:
                 self._tables.add(table)
         for module in spec.udf_modules:
             self.add_udfs(module)
+        for sql_file in spec.view_sql_files:
+            self.add_sql_file(sql_file, spec.sql_instances)
         for module in spec.stream_modules:
             self._import_udf_module(module).build(self)
         for sql_file in spec.sql_files:
