@@ -35,8 +35,10 @@ class TopicReader:
     def __init__(self, bootstrap_servers: str, topics: list[str], from_beginning: bool = True,
                  value_format: str = "avro", topic_prefix: str = "", group_id: str | None = None) -> None:
         """With group_id, each partition starts at the group's committed offset where it has one
-        (from_beginning decides the others) and commit() records progress; the partitions are still
-        assigned, not subscribed: the local broker delivers nothing to kafka-python's subscribe()."""
+        (from_beginning decides the others) and commit() records progress. The partitions are still
+        assigned, not subscribed: with the local broker, kafka-python's subscribe() delivered its
+        first record only after ~23 s (the group join), while committed() and commit() for assigned
+        partitions answer at once."""
         from kafka import KafkaConsumer, TopicPartition
 
         self._consumer = KafkaConsumer(

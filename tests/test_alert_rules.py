@@ -65,3 +65,20 @@ def test_dedup_opens_counts_waits_for_clean_windows_and_ignores_old_windows() ->
         ("resolved", 3, 2, 5),   # two clean windows in a row
         ("open", 1, 8, 8),       # a new episode
     ]
+
+
+def test_tail_filters_by_kind_and_minimum_severity_and_prints_alerts_readably() -> None:
+    from cxstream.consume import Message
+    from cxstream.tail import _human, _matches
+
+    alert = {"kind": "dlq_rate", "subject": "cx.events.interactions", "severity": "warning", "state": "open",
+             "observed": 0.1111, "threshold": 0.05, "detail": "15 dead letters", "window_start": 120_000,
+             "window_end": 180_000, "count": 3, "first_seen": 60_000, "last_seen": 180_000}
+    assert _matches(alert, [], ["dlq_rate"], "info") and _matches(alert, [], [], "warning")
+    assert not _matches(alert, [], [], "critical") and not _matches(alert, [], ["fairness"], None)
+    assert not _matches({**alert, "severity": None}, [], [], "info")
+    assert _matches(alert, [("state", "open")], [], None) and not _matches(alert, [("state", "resolved")], [], None)
+    line = _human(Message("cx.alerts", 0, 5, 181_000, b"k", b"v", 0, record=alert))
+    assert "● OPEN" in line and "dlq_rate" in line and "×3 since 00:01:00" in line and "observed 0.1111" in line
+    resolved = _human(Message("cx.alerts", 0, 6, 241_000, b"k", b"v", 0, record={**alert, "state": "resolved"}))
+    assert "✓ RESOLVED" in resolved
