@@ -48,7 +48,7 @@ from cxstream.paths import BENCH_RESULTS_DIR, JOBS_DIR
 from cxstream.profiles import Profile, make_profile
 from cxstream.topics import ensure_topics, suite_topics
 
-ANALYTICS_JOBS = ("passthrough", "signals", "sentiment", "drift", "quality", "decisions")
+ANALYTICS_JOBS = ("passthrough", "signals", "sentiment", "drift", "quality", "decisions", "alerts")
 
 
 def add_bench_arguments(p: argparse.ArgumentParser) -> None:

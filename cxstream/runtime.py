@@ -45,7 +45,9 @@ class JobSpec:
     # Modules in udfs/ with build(pipeline): DataStream stages (keyed state, timers) that read
     # tables with pipeline.t_env.to_data_stream and register their results as views for sql_files.
     stream_modules: tuple[str, ...] = ()
-    # SQL files that run before stream_modules (e.g. the views a stream stage reads); sql_files run after.
+    # SQL files that run before stream_modules: the views a stream stage reads (the decisions' event
+    # stream, the alert evaluations the deduplication stage keys by kind and subject); sql_files run
+    # after. Same ${placeholders} as sql_files.
     sql_before_stream: tuple[str, ...] = ()
 
 
@@ -85,7 +87,7 @@ def load_spec(name: str) -> JobSpec:
 
 def suite_job_names() -> list[str]:
     """Jobs that make up the suite, in pipeline order (jobs/ files whose SPEC sets suite=...)."""
-    order = ["signals", "sentiment", "drift", "quality", "decisions"]
+    order = ["signals", "sentiment", "drift", "quality", "decisions", "alerts"]
     return [n for n in order if (JOBS_DIR / f"{n}.py").exists()]
 
 
@@ -191,6 +193,16 @@ def _dlq_route_sql(contract: contracts.Contract, job: str, checked_view: str) ->
     )
 
 
+def input_table(contract: contracts.Contract) -> str:
+    """The table name sql/ reads a contract under when a job consumes it.
+
+    An output contract read back as an input (the alerts job reads cx.drift, cx.dlq...) gets an
+    `_in` suffix: in a suite pipeline the same name is already the sink another job writes, and a
+    sink table has neither the watermark nor the contract checks of a source.
+    """
+    return f"{contract.table}_in" if contract.name in contracts.OUTPUTS else contract.table
+
+
 class Pipeline:
     """Tables, views and INSERTs of one Flink job, built from one or more JobSpecs."""
 
@@ -214,11 +226,12 @@ class Pipeline:
         """Source, checked and valid views of an input. ``route_dlq=False`` (the analysts' catalog)
         leaves routing bad rows to the jobs and only filters them out of the valid view."""
         c = contracts.load(contract_name)
-        if c.table in self._tables:
+        table = input_table(c)
+        if table in self._tables:
             return
         if route_dlq:
             self._ensure_dlq()
-        raw, checked = f"{c.table}_raw", f"{c.table}_checked"
+        raw, checked = f"{table}_raw", f"{table}_checked"
         source = SourceOptions(
             job_name=self.job_name,
             group_id=self.opts.group_id or f"cxstream-{self.job_name}",
@@ -240,12 +253,12 @@ class Pipeline:
             cols = ", ".join("`rowtime` AS `event_time`" if f.name == c.event_time else f"`{f.name}`"
                              for f in c.fields)
         self._execute_ddl(
-            f"CREATE TEMPORARY VIEW `{c.table}` AS\nSELECT {cols}, kafka_timestamp\n"
+            f"CREATE TEMPORARY VIEW `{table}` AS\nSELECT {cols}, kafka_timestamp\n"
             f"FROM `{checked}` WHERE dlq_reason IS NULL"
         )
         if route_dlq:
             self._add_insert(_dlq_route_sql(c, self.job_name, checked))
-        self._tables.add(c.table)
+        self._tables.add(table)
 
     def add_output_source(self, contract_name: str) -> None:
         """An output contract's topic as a readable table under the contract's table name.

@@ -62,6 +62,7 @@ class LiveView:
         self.window: deque[tuple[float, str]] = deque()
         self.samples: dict[str, Message] = {}
         self.dlq_reasons: Counter[str] = Counter()
+        self.alerts: dict[tuple[str, str], dict] = {}  # latest record per (kind, subject)
         self.started = time.monotonic()
 
     def add(self, msgs: list[Message]) -> None:
@@ -78,6 +79,8 @@ class LiveView:
                     self.samples[m.topic] = m
                 if m.topic.endswith("cx.dlq"):
                     self.dlq_reasons[_reason_kind(str(m.record.get("reason", "?")))] += 1
+                if m.topic.endswith("cx.alerts"):
+                    self.alerts[(m.record["kind"], m.record["subject"])] = m.record
         while self.window and self.window[0][0] < now - 5:
             self.window.popleft()
 
@@ -111,6 +114,15 @@ class LiveView:
             r = sample.record
             lines.append(f"  latest trigger: {r['action']} → {r['route']} for {r['customer_id']} "
                          f"({', '.join(r['reason_codes'])}; confidence {r['confidence']:.2f})")
+        open_alerts = [a for a in self.alerts.values() if a.get("state") == "open"]
+        if open_alerts:
+            rank = {"critical": 0, "warning": 1, "info": 2}
+            open_alerts.sort(key=lambda a: (rank.get(a["severity"], 3), -a["count"]))
+            lines.append(f"  open alerts: {len(open_alerts)} (./cx tail cx.alerts --from-beginning for all)")
+            for a in open_alerts[:5]:
+                observed = a.get("observed")
+                lines.append(f"    {a['severity']:<8} {a['kind']} {a['subject']} ×{a['count']} "
+                             f"observed={observed if observed is None else round(observed, 3)}")
         if self.dlq_reasons:
             top = ", ".join(f"{k} ×{v}" for k, v in self.dlq_reasons.most_common(3))
             lines.append(f"  dlq reasons: {top}")

@@ -1,6 +1,7 @@
 """quality: Great Expectations suites per event-time window; failures → cx.alerts.
 
-cx.events.interactions → sql/quality.sql (+ udfs/quality.py, schemas/expectations/) → cx.alerts.
+cx.events.interactions → sql/quality.sql (+ udfs/quality.py, schemas/expectations/) → the same
+deduplication as the alerts job (udfs/alert_dedup.py, sql/alert_publish.sql) → cx.alerts.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ SPEC = JobSpec(
     description="Great Expectations suites per window; failed expectations become alerts",
     inputs=("interaction",),
     outputs=("alert",),
-    sql_files=("quality.sql",),
+    sql_before_stream=("quality.sql",),
+    sql_files=(),
     udf_modules=("quality",),
+    stream_modules=("alert_dedup",),
 )
 
 if __name__ == "__main__":

@@ -66,21 +66,36 @@ def _observed(expectation: str, rows: list[dict]) -> float:
 
 
 @pytest.mark.slow
-def test_the_job_raises_one_alert_per_violation_and_none_for_clean_windows(bootstrap: str, prefix: str) -> None:
+def test_the_job_opens_counts_and_resolves_one_alert_per_expectation(bootstrap: str, prefix: str) -> None:
+    """Each violation in its own window between clean windows: open (count 1), then resolved by the
+    next clean window. The row-count violation comes back later for two windows in a row: a second
+    episode of the same alert, counted to 2 in place, then resolved."""
     profile = make_test_profile(bootstrap, prefix, "avro")
     start = (int(time.time() * 1000) // MINUTE - 30) * MINUTE
     records: list[dict] = []
-    expected: dict[tuple[str, int], float] = {}
+    # (expectation, breached window start, observed by the oracle) in order
+    breaches: list[tuple[str, int, float]] = []
     minute = 0
-    for i, (expectation, rows) in enumerate(_violations(0).items()):
-        records += _clean_minute(start + minute * MINUTE, 100 + i)  # a clean window between violations
-        minute += 1
+
+    def add_violation(i: int, expectation: str, rows: list[dict]) -> None:
         t0 = start + minute * MINUTE
         shifted = [{**r, "event_id": f"v{i}-{r['event_id']}", "event_time": r["event_time"] + t0} for r in rows]
-        records += shifted
-        expected[(expectation, t0)] = _observed(expectation, shifted)
+        records.extend(shifted)
+        breaches.append((expectation, t0, _observed(expectation, shifted)))
+
+    violations = _violations(0)
+    for i, (expectation, rows) in enumerate(violations.items()):
+        records.extend(_clean_minute(start + minute * MINUTE, 100 + i))  # a clean window between violations
         minute += 1
-    records += _clean_minute(start + minute * MINUTE, 99)
+        add_violation(i, expectation, rows)
+        minute += 1
+    records.extend(_clean_minute(start + minute * MINUTE, 98))
+    minute += 1
+    sparse = "expect_table_row_count_to_be_between"
+    for i in (10, 11):  # the same failure in two consecutive windows
+        add_violation(i, sparse, violations[sparse])
+        minute += 1
+    records.extend(_clean_minute(start + minute * MINUTE, 99))
     for j, r in enumerate(records):
         r["event_id"] = f"{j}-{r['event_id']}"
     produce_records(bootstrap, profile, "interaction", records, [r["event_time"] for r in records])
@@ -88,13 +103,30 @@ def test_the_job_raises_one_alert_per_violation_and_none_for_clean_windows(boots
     run_bounded("quality", profile)
 
     alerts = [m.record for m in read_settled(bootstrap, profile, "cx.alerts")]
-    got = {}
-    for a in alerts:
-        assert a["kind"] == "data_quality" and a["state"] == "open" and a["count"] == 1
-        expectation = a["subject"].split(".")[1].split(" @ ")[0]
-        got[(expectation, a["window_start"])] = a
-    assert set(got) == set(expected), (sorted(got), sorted(expected))
-    for key, observed in expected.items():
-        assert got[key]["observed"] == pytest.approx(observed), key
-        assert got[key]["window_end"] == key[1] + MINUTE
-        assert key[0] in got[key]["detail"]
+    by_subject: dict[str, list[dict]] = {}
+    for a in alerts:  # one key per subject: its records are in one partition, in order
+        assert a["kind"] == "data_quality"
+        by_subject.setdefault(a["subject"].split(".")[1], []).append(a)
+    assert set(by_subject) == set(violations)
+
+    # The expected history per expectation, from the breach list: consecutive windows form one episode.
+    for expectation, history in by_subject.items():
+        mine = [(t0, obs) for e, t0, obs in breaches if e == expectation]
+        expected: list[tuple[str, int, int, int, int, float | None]] = []  # state, count, first, last, window, obs
+        first = None
+        for k, (t0, obs) in enumerate(mine):
+            if first is None or mine[k - 1][0] != t0 - MINUTE:
+                first = t0
+                count = 0
+            count += 1
+            expected.append(("open", count, first + MINUTE, t0 + MINUTE, t0, obs))
+            if k + 1 == len(mine) or mine[k + 1][0] != t0 + MINUTE:  # the next window is clean
+                expected.append(("resolved", count, first + MINUTE, t0 + MINUTE, t0 + MINUTE, None))
+        assert [(a["state"], a["count"], a["first_seen"], a["last_seen"], a["window_start"]) for a in history] == \
+            [e[:5] for e in expected], expectation
+        for a, e in zip(history, expected, strict=True):
+            if a["state"] == "open":
+                assert a["observed"] == pytest.approx(e[5]), (expectation, a)
+                assert expectation in a["detail"]
+            assert a["window_end"] == a["window_start"] + MINUTE
+    assert len(by_subject[sparse]) == 5  # open, resolved, open, open (count 2), resolved

@@ -2,8 +2,8 @@
 
 `dq_check(table, row_json)` is a Python aggregate over one window's rows: it keeps the rows and, when
 the window closes, validates them as one pandas batch against the table's suite
-(schemas/expectations/<contract>.json) and returns the failures as JSON. `dq_failures(result)` is
-a table function that turns that JSON into one row per failed expectation.
+(schemas/expectations/<contract>.json) and returns every expectation's result as JSON. `dq_results(result)`
+is a table function that turns that JSON into one row per expectation, `breached` when it failed.
 
 GE runs in an ephemeral context (no project directory, no network, analytics and progress bars
 off), created once per Python worker: importing GE takes ~2.5 s, one validation of a window ~30 ms.
@@ -41,6 +41,15 @@ def load_suite(contract: str) -> dict:
 
 def evaluate(suite: dict, rows: list[dict]) -> list[dict]:
     """Validate rows as one batch; one dict per failed expectation (observed value, bound, why)."""
+    return [r for r in evaluate_all(suite, rows) if not r["success"]]
+
+
+def evaluate_all(suite: dict, rows: list[dict]) -> list[dict]:
+    """Validate rows as one batch; one dict per expectation, passed or failed (`success`).
+
+    The passes matter downstream: a window where an expectation holds again is what resolves its
+    open alert (udfs/alert_dedup.py).
+    """
     import great_expectations as gx
     import pandas as pd
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
@@ -51,10 +60,8 @@ def evaluate(suite: dict, rows: list[dict]) -> list[dict]:
                     for e in suite["expectations"]]
     gx_suite = gx.ExpectationSuite(name=suite["name"], expectations=expectations)
     result = _batch_definition().get_batch(batch_parameters={"dataframe": frame}).validate(gx_suite)
-    failures = []
+    results = []
     for spec, r in zip(suite["expectations"], result.results, strict=True):
-        if r.success:
-            continue
         details = r.result or {}
         observed = details.get("observed_value", details.get("unexpected_percent"))
         kwargs = spec["kwargs"]
@@ -63,16 +70,18 @@ def evaluate(suite: dict, rows: list[dict]) -> list[dict]:
             threshold = kwargs["max_value"]
         elif observed is not None and kwargs.get("min_value") is not None:
             threshold = kwargs["min_value"]
+        elif kwargs.get("max_value") is not None:  # passed: the bound it is measured against
+            threshold = kwargs["max_value"]
         unit = "% of rows unexpected" if "observed_value" not in details else ""
-        failures.append({
-            "expectation": spec["type"], "column": kwargs.get("column"),
+        results.append({
+            "expectation": spec["type"], "column": kwargs.get("column"), "success": bool(r.success),
             "severity": spec.get("meta", {}).get("severity", "warning"),
             "observed": None if observed is None else float(observed),
             "threshold": None if threshold is None else float(threshold),
             "detail": f"{spec['type']}({', '.join(f'{k}={v}' for k, v in kwargs.items())}) observed "
                       f"{observed}{unit} over {len(frame)} rows: {spec.get('meta', {}).get('why', '')}".strip(),
         })
-    return failures
+    return results
 
 
 def register(t_env) -> None:  # noqa: ANN001 - a pyflink TableEnvironment
@@ -95,7 +104,7 @@ def register(t_env) -> None:  # noqa: ANN001 - a pyflink TableEnvironment
 
         def get_value(self, acc: Row) -> str:
             rows = [json.loads(r) for r in acc[1]]
-            return json.dumps(evaluate(self.suites[acc[0]], rows) if acc[0] else [])
+            return json.dumps(evaluate_all(self.suites[acc[0]], rows) if acc[0] else [])
 
         def get_accumulator_type(self):  # noqa: ANN202
             return DataTypes.ROW([DataTypes.FIELD("table", DataTypes.STRING()),
@@ -104,11 +113,12 @@ def register(t_env) -> None:  # noqa: ANN001 - a pyflink TableEnvironment
         def get_result_type(self):  # noqa: ANN202
             return DataTypes.STRING()
 
-    def failures(result: str):  # noqa: ANN202 - a generator of rows
+    def results(result: str):  # noqa: ANN202 - a generator of rows
         for f in json.loads(result):
-            yield f["expectation"], f["column"], f["severity"], f["observed"], f["threshold"], f["detail"]
+            yield (f["expectation"], f["column"], f["severity"], not f["success"], f["observed"], f["threshold"],
+                   f["detail"])
 
     t_env.create_temporary_function("dq_check", udaf(DqCheck(suites)))
-    t_env.create_temporary_function("dq_failures", udtf(failures, result_types=[
-        DataTypes.STRING(), DataTypes.STRING(), DataTypes.STRING(), DataTypes.DOUBLE(), DataTypes.DOUBLE(),
-        DataTypes.STRING()]))
+    t_env.create_temporary_function("dq_results", udtf(results, result_types=[
+        DataTypes.STRING(), DataTypes.STRING(), DataTypes.STRING(), DataTypes.BOOLEAN(), DataTypes.DOUBLE(),
+        DataTypes.DOUBLE(), DataTypes.STRING()]))
