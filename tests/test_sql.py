@@ -137,7 +137,7 @@ def test_recipes_equal_pandas_over_the_same_records(bootstrap: str, prefix: str)
 
     # dead_letters: over cx.dlq (the simulator's bad records, refused by the sentiment job's source).
     dlq = pd.DataFrame([m.record for m in read_settled(bootstrap, profile, "cx.dlq")])
-    assert len(dlq) > 0
+    assert len(dlq) > 0 and set(dlq["job"]) == {"test-sentiment"}, "analyst queries add no letters to cx.dlq"
     dlq["reason_kind"] = dlq["reason"].map(lambda r: re.match(r"^[^0-9]*", r).group(0))
     expected = dlq.groupby(["job", "stage", "reason_kind"]).size().to_dict()
     got = _run_recipe(session, "dead_letters.sql").as_dicts()
