@@ -21,6 +21,8 @@ from cxstream import contracts
 from cxstream.profiles import Profile
 from cxstream.runtime import Pipeline, RunOptions, create_table_env, flink_config
 
+ANALYST_DLQ = "cx.dlq.sql"
+
 
 @dataclass(frozen=True)
 class CatalogTable:
@@ -56,10 +58,16 @@ def build_catalog(profile: Profile, opts: RunOptions, job_name: str = "cxstream-
     """A table environment with every suite topic registered as a table.
 
     Inputs do not route bad rows to the DLQ here (the jobs do that); their valid views only leave
-    them out, so an analyst's count equals the job's.
+    them out, so an analyst's count equals the job's. Records the connector cannot decode go to
+    ``cx.dlq.sql`` rather than ``cx.dlq``: the jobs already dead-lettered them there, and every
+    analyst query would otherwise add another copy.
     """
+    from cxstream.topics import TopicSpec, ensure_topics
+
+    ensure_topics(profile.bootstrap_servers, [TopicSpec(profile.topic(ANALYST_DLQ), profile.partitions)])
     t_env = create_table_env(flink_config(profile, opts, job_name))
     pipeline = Pipeline(t_env, profile, opts, job_name)
+    pipeline.source_dlq_topic = ANALYST_DLQ
     for name in contracts.INPUTS:
         pipeline.add_input(name, route_dlq=False)
     for name in contracts.OUTPUTS:

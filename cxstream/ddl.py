@@ -70,6 +70,7 @@ class SourceOptions:
     startup_mode: str = "earliest-offset"
     startup_timestamp_ms: int | None = None
     bounded: bool = False  # stop at the end offsets seen at start (tests and replays; local only)
+    dlq_topic: str = "cx.dlq"  # where undecodable records go (local profile), before the topic prefix
 
 
 class TableRenderer:
@@ -145,7 +146,7 @@ class TableRenderer:
             options["scan.bounded.mode"] = "latest-offset"
         options.update(self._value_format_options(contract, "value.format"))
         if c.supports_dlq:
-            options["dlq.topic"] = self.profile.topic("cx.dlq")
+            options["dlq.topic"] = self.profile.topic(opts.dlq_topic)
             options["dlq.job-name"] = opts.job_name
         self._metrics_option(contract, options)
         return f"CREATE TABLE `{table}` (\n" + ",\n".join(cols) + "\n) " + _with_clause(options, redact)

@@ -218,6 +218,8 @@ class Pipeline:
         self._udf_modules: set[str] = set()
         # Read each input through one DataStream (see _shared): set when a job has stream stages.
         self.share_sources = False
+        # Where this pipeline's sources send undecodable records (the analysts' catalog uses its own).
+        self.source_dlq_topic = "cx.dlq"
 
     def _execute_ddl(self, sql: str) -> None:
         self.t_env.execute_sql(sql)
@@ -238,6 +240,7 @@ class Pipeline:
             startup_mode=self.opts.startup_mode,
             startup_timestamp_ms=self.opts.startup_timestamp_ms,
             bounded=self.opts.bounded,
+            dlq_topic=self.source_dlq_topic,
         )
         self._execute_ddl(self.renderer.source(c, raw, source))
         reason = validation.sql_reason(c)
@@ -271,7 +274,8 @@ class Pipeline:
             return
         source = SourceOptions(job_name=self.job_name, group_id=self.opts.group_id or f"cxstream-{self.job_name}",
                                startup_mode=self.opts.startup_mode,
-                               startup_timestamp_ms=self.opts.startup_timestamp_ms, bounded=self.opts.bounded)
+                               startup_timestamp_ms=self.opts.startup_timestamp_ms, bounded=self.opts.bounded,
+                               dlq_topic=self.source_dlq_topic)
         self._execute_ddl(self.renderer.source(c, c.table, source))
         self._tables.add(c.table)
 

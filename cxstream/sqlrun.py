@@ -20,6 +20,7 @@ import argparse
 import re
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,10 +143,34 @@ class Display:
             self.draw(final=True)
 
 
+def _collectable(pipeline: Pipeline, sql: str) -> Any:
+    """The query as a Table whose rows PyFlink can hand to Python.
+
+    PyFlink 2.3 cannot pickle java.time.Instant, the Java value of TIMESTAMP_LTZ (measured:
+    "PickleException: couldn't introspect javabean"), and every event time here is one; so those
+    columns are cast to TIMESTAMP(3), which in the session zone (UTC) is the same instant.
+    """
+    t_env = pipeline.t_env
+    table = t_env.sql_query(sql)
+    columns = table._j_table.getResolvedSchema().getColumns()
+    names, casts = [], []
+    for i in range(columns.size()):
+        column = columns.get(i)
+        names.append(column.getName())
+        casts.append(column.getDataType().getLogicalType().getTypeRoot().name() == "TIMESTAMP_WITH_LOCAL_TIME_ZONE")
+    if not any(casts):
+        return table
+    view = f"cx_query_{uuid.uuid4().hex[:8]}"
+    t_env.create_temporary_view(view, table)
+    select = ", ".join(f"CAST(`{n}` AS TIMESTAMP(3)) AS `{n}`" if cast else f"`{n}`"
+                       for n, cast in zip(names, casts, strict=True))
+    return t_env.sql_query(f"SELECT {select} FROM `{view}`")
+
+
 def run_query(pipeline: Pipeline, sql: str, opts: QueryOptions, out: TextIO = sys.stdout,
               on_start: Callable[[str], None] | None = None) -> LiveTable:
     """Run a SELECT; return the result table as it stood when the query ended or was stopped."""
-    result = pipeline.t_env.execute_sql(sql)
+    result = _collectable(pipeline, sql).execute()
     columns = list(result.get_resolved_schema().get_column_names())
     client = result.get_job_client()
     if on_start and client is not None:

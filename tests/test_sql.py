@@ -137,7 +137,7 @@ def test_recipes_equal_pandas_over_the_same_records(bootstrap: str, prefix: str)
 
     # dead_letters: over cx.dlq (the simulator's bad records, refused by the sentiment job's source).
     dlq = pd.DataFrame([m.record for m in read_settled(bootstrap, profile, "cx.dlq")])
-    assert len(dlq) > 0
+    assert len(dlq) > 0 and set(dlq["job"]) == {"test-sentiment"}, "analyst queries add no letters to cx.dlq"
     dlq["reason_kind"] = dlq["reason"].map(lambda r: re.match(r"^[^0-9]*", r).group(0))
     expected = dlq.groupby(["job", "stage", "reason_kind"]).size().to_dict()
     got = _run_recipe(session, "dead_letters.sql").as_dicts()
@@ -167,3 +167,28 @@ def test_a_bad_sql_file_is_one_clear_line_and_a_nonzero_exit(bootstrap: str, pre
     assert lines[0] == (f"cxstream: error: {bad}:3: SQL validation failed: Object 'interactionz' not found "
                         "(column 27)"), done.stderr
     assert not any(ln.startswith(("Traceback", "\tat ", "Caused by")) for ln in lines), done.stderr
+
+
+@pytest.mark.slow
+def test_the_prompt_answers_help_tables_and_a_query(bootstrap: str, prefix: str) -> None:
+    from cxstream.sample_data import interactions
+    from tests.kafka_io import produce_records
+
+    profile = make_test_profile(bootstrap, prefix)
+    records = interactions(120, int(time.time() * 1000) - 60_000, step_ms=200, seed=9)
+    produce_records(bootstrap, profile, "interaction", records, [r["event_time"] for r in records])
+    script = ("help\ntables\nSELECT channel, COUNT(*) AS n\n  FROM interactions GROUP BY channel;\n"
+              "SELECT nope FROM interactions;\nquit\n")
+    done = subprocess.run([sys.executable, "-m", "cxstream.cli", "sql", "--bounded", "--topic-prefix", prefix],
+                          input=script, capture_output=True, text=True,
+                          env=subprocess_env(CXSTREAM_BOOTSTRAP_SERVERS=bootstrap), cwd=REPO_ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Statements end with ';'" in done.stdout  # help
+    assert re.search(rf"^signals\s+output\s+{re.escape(prefix)}cx\.signals\s+customer_id", done.stdout, re.M)
+    counts = pd.Series([r["channel"] for r in records]).value_counts()
+    for channel, n in counts.items():
+        assert re.search(rf"^\| {channel}\s+\| {n}\s+\|$", done.stdout, re.M), (channel, n, done.stdout)
+    assert f"{len(counts)} row(s)" in done.stdout
+    # A bad statement at the prompt is one line, and the prompt carries on to `quit`.
+    assert re.search(r"^error: statement 2:1: SQL validation failed: Column 'nope' not found", done.stderr, re.M), \
+        done.stderr[-2000:]

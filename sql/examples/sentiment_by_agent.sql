@@ -13,7 +13,7 @@ SELECT
   MIN(min_compound)                                     AS worst_turn,
   SUM(negative_share * message_count)                   AS negative_turns
 FROM sentiment
-WHERE scope = 'agent'
+WHERE `scope` = 'agent'   -- scope is a reserved word in Flink SQL: quote it with backticks
   -- The job's windows are 5 minutes long and slide every minute (HOP), so each turn is in five of
   -- them. Keep the windows starting on a multiple of 5 minutes: they tile time, and each turn is
   -- counted exactly once.
