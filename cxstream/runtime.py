@@ -253,7 +253,7 @@ class Pipeline:
         cols = ", ".join(f"`{f.name}`" for f in c.fields)
         if self.share_sources:
             checked = self._shared(checked, c)
-            cols = ", ".join("`rowtime` AS `event_time`" if f.name == c.event_time else f"`{f.name}`"
+            cols = ", ".join(f"`rowtime` AS `{f.name}`" if f.name == c.event_time else f"`{f.name}`"
                              for f in c.fields)
         self._execute_ddl(
             f"CREATE TEMPORARY VIEW `{table}` AS\nSELECT {cols}, kafka_timestamp\n"

@@ -21,7 +21,6 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
-import org.apache.kafka.clients.consumer.OffsetAndTimestamp;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.slf4j.Logger;
@@ -216,13 +215,24 @@ final class PartitionEnumerator implements SplitEnumerator<PartitionSplit, Enume
     private Map<TopicPartition, Long> offsetsForTime(Collection<TopicPartition> tps, long timestamp) {
         Map<TopicPartition, Long> query = new HashMap<>();
         tps.forEach(tp -> query.put(tp, timestamp));
-        Map<TopicPartition, OffsetAndTimestamp> found = metadataConsumer.offsetsForTimes(query);
+        Map<TopicPartition, Long> found = new HashMap<>();
+        try {
+            metadataConsumer.offsetsForTimes(query).forEach((tp, o) -> {
+                if (o != null) {
+                    found.put(tp, o.offset());
+                }
+            });
+        } catch (IllegalArgumentException e) {
+            // Tansu (measured) answers a lookup on an empty partition with timestamp -1, which the
+            // client refuses as a whole; reading forward from the beginning gives the same answer.
+            found.putAll(metadataConsumer.beginningOffsets(tps));
+        }
         Map<TopicPartition, Long> end = endOffsets(tps);
         Map<TopicPartition, Long> out = new HashMap<>();
         Set<TopicPartition> open = new HashSet<>();
         for (TopicPartition tp : tps) {
-            OffsetAndTimestamp o = found.get(tp);
-            if (o == null || o.offset() >= end.get(tp)) {
+            Long o = found.get(tp);
+            if (o == null || o >= end.get(tp)) {
                 out.put(tp, end.get(tp));   // nothing at or after the timestamp: start with what comes next
             } else {
                 open.add(tp);
@@ -233,7 +243,7 @@ final class PartitionEnumerator implements SplitEnumerator<PartitionSplit, Enume
         }
         metadataConsumer.assign(open);
         try {
-            open.forEach(tp -> metadataConsumer.seek(tp, found.get(tp).offset()));
+            open.forEach(tp -> metadataConsumer.seek(tp, found.get(tp)));
             long deadline = System.currentTimeMillis() + 300_000;
             while (!open.isEmpty()) {
                 if (System.currentTimeMillis() > deadline) {
