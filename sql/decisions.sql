@@ -19,7 +19,12 @@ FROM nba_decisions;
 -- of its trigger (that is how long the join keeps triggers in state); an outcome whose trigger this
 -- job never issued (or issued more than a day earlier) is not attributed to any action.
 CREATE TEMPORARY VIEW resolved_outcomes AS
-SELECT o.event_time AS outcome_time, o.outcome, d.action, COALESCE(d.segment, 'unknown') AS segment
+SELECT o.outcome, d.action, COALESCE(d.segment, 'unknown') AS segment,
+       -- the 15-minute slot of the outcome's event time
+       TO_TIMESTAMP_LTZ((EXTRACT(EPOCH FROM o.event_time) - MOD(EXTRACT(EPOCH FROM o.event_time), 900)) * 1000, 3)
+         AS window_start,
+       TO_TIMESTAMP_LTZ((EXTRACT(EPOCH FROM o.event_time) - MOD(EXTRACT(EPOCH FROM o.event_time), 900) + 900) * 1000, 3)
+         AS window_end
 FROM outcomes AS o
 JOIN nba_decisions AS d
   ON o.trigger_id = d.trigger_id AND o.customer_id = d.customer_id
@@ -28,13 +33,15 @@ JOIN nba_decisions AS d
 
 -- Acceptance and conversion per action and segment, per 15 minutes of outcome event time: what the
 -- routing and the rules' values can be tuned against (and what fairness across segments is
--- monitored on).
+-- monitored on). Not an event-time window: the interval join above holds the watermark back by its
+-- day, so a window would close a day late. Instead each row is updated as outcomes arrive (the
+-- sink is an upsert topic on exactly these keys); one row per action, segment and 15 minutes.
 INSERT INTO action_feedback
 SELECT
   action,
   segment,
-  CAST(window_start AS TIMESTAMP_LTZ(3))                           AS window_start,
-  CAST(window_end AS TIMESTAMP_LTZ(3))                             AS window_end,
+  window_start,
+  window_end,
   COUNT(*)                                                         AS outcomes,
   COUNT(*) FILTER (WHERE outcome = 'accepted')                     AS accepted,
   COUNT(*) FILTER (WHERE outcome = 'dismissed')                    AS dismissed,
@@ -42,5 +49,5 @@ SELECT
   COUNT(*) FILTER (WHERE outcome = 'converted')                    AS converted,
   AVG(CASE WHEN outcome IN ('accepted', 'converted') THEN 1.0E0 ELSE 0.0E0 END) AS acceptance_rate,
   AVG(CASE WHEN outcome = 'converted' THEN 1.0E0 ELSE 0.0E0 END)                AS conversion_rate
-FROM TABLE(TUMBLE(TABLE resolved_outcomes, DESCRIPTOR(outcome_time), INTERVAL '15' MINUTE))
+FROM resolved_outcomes
 GROUP BY action, segment, window_start, window_end;

@@ -19,6 +19,9 @@ import pandas as pd
 import pytest
 
 from cxstream import contracts
+from cxstream.codec import key_bytes
+from cxstream.consume import TopicReader
+from cxstream.runtime import RunOptions, build, load_spec
 from cxstream.simulator import SimulatorConfig, run
 from tests.conftest import make_test_profile
 from tests.kafka_io import produce_records, read_settled, run_bounded
@@ -136,6 +139,7 @@ def oracle_cart_recovery(interactions: pd.DataFrame, turns: pd.DataFrame) -> lis
 def _latest_per_key(messages, key_fields: list[str]) -> pd.DataFrame:
     latest: dict[tuple, dict] = {}
     for m in sorted(messages, key=lambda m: (m.partition, m.offset)):
+        assert m.record is not None, "an upsert topic got a tombstone: the query's key is not the sink's key"
         latest[tuple(m.record[k] for k in key_fields)] = m.record
     return pd.DataFrame(list(latest.values()))
 
@@ -246,9 +250,10 @@ def test_scenarios_get_exactly_the_triggers_the_oracle_expects_and_outcomes_feed
     assert not feedback.empty
     assert (feedback["window_end"] - feedback["window_start"] == FEEDBACK_WINDOW).all()
     fb_cols = ["action", "segment", "window_start", "outcomes", *kinds, "acceptance_rate", "conversion_rate"]
-    pd.testing.assert_frame_equal(
-        feedback[fb_cols].sort_values(fb_cols[:3]).reset_index(drop=True),
-        want_fb[fb_cols].sort_values(fb_cols[:3]).reset_index(drop=True), check_dtype=False)
+    have_fb = feedback[fb_cols].sort_values(fb_cols[:3]).reset_index(drop=True)
+    want_fb = want_fb[fb_cols].sort_values(fb_cols[:3]).reset_index(drop=True)
+    assert have_fb.shape == want_fb.shape, (have_fb.to_string(), want_fb.to_string())
+    pd.testing.assert_frame_equal(have_fb, want_fb, check_dtype=False)
 
     # Bad input went to the DLQ, every record of it, with a reason.
     dlq = [m.record for m in read_settled(bootstrap, profile, "cx.dlq")]
@@ -260,3 +265,75 @@ def test_scenarios_get_exactly_the_triggers_the_oracle_expects_and_outcomes_feed
         assert all(r["reason"] for r in letters)
         bad_sent += stats.topics[topic].bad
     assert bad_sent > 0
+
+
+
+def _same_partition_ids(n: int, partitions: int) -> list[str]:
+    """Customer ids whose records land on one partition, so the job sees them in the order sent."""
+    from kafka.partitioner.default import murmur2  # what the producer's default partitioner uses
+
+    interaction = contracts.load("interaction")
+
+    def pick(name: str) -> int:
+        return (murmur2(key_bytes(interaction, {"customer_id": name})) & 0x7FFFFFFF) % partitions
+    names = [f"cust-fb-{k:03d}" for k in range(200)]
+    target = pick(names[0])
+    return [nm for nm in names if pick(nm) == target][:n]
+
+
+def test_a_dismissed_action_waits_out_a_longer_cool_down(bootstrap: str, prefix: str) -> None:
+    """Two customers with the same checkout trouble twice, 40 minutes apart (the action's cool-down is
+    30 minutes). One dismissed the first offer of help: 30 x 3 = 90 minutes, so only the other one
+    is offered help again. A live job, fed in two phases: the second trouble is sent only once the
+    dismissal has been read and joined to its trigger (its cx.nba.feedback row is out; the keyed
+    stage gets the outcome from the same stream)."""
+    profile = make_test_profile(bootstrap, prefix, "avro")
+    t0 = (int(time.time() * 1000) // FEEDBACK_WINDOW - 6) * FEEDBACK_WINDOW
+    dismisser, control = _same_partition_ids(2, profile.partitions)
+
+    def event(customer: str, k: int, at: int, event_type: str, amount: float | None = None) -> dict:
+        return {"event_id": f"{customer}-e{k}", "customer_id": customer, "session_id": f"{customer}-s",
+                "channel": "web", "event_type": event_type, "item_id": None, "amount": amount,
+                "currency": "EUR" if amount is not None else None, "event_time": at, "segment": "regular"}
+
+    def trouble(customer: str, burst: int, start: int) -> list[dict]:
+        out = [event(customer, 10 * burst, start, "error")]
+        out += [event(customer, 10 * burst + c, start + c * SECOND, "rage_click") for c in range(1, 6)]
+        return out
+
+    def send(records: list[dict]) -> None:
+        produce_records(bootstrap, profile, "interaction", records, [r["event_time"] for r in records])
+
+    first = {c: [event(c, 0, t0, "add_to_cart", 40.0), event(c, 1, t0 + SECOND, "checkout_start", 40.0),
+                 *trouble(c, 1, t0 + 5 * SECOND)] for c in (dismisser, control)}
+    second = {c: trouble(c, 2, t0 + 40 * MINUTE) for c in (dismisser, control)}
+    help_id = {(c, n): trigger_id(c, "offer_checkout_help", recs[-1]["event_id"])
+               for n, batch in ((1, first), (2, second)) for c, recs in batch.items()}
+
+    pipeline = build([load_spec("decisions")], profile, RunOptions(checkpoint_interval=None),
+                     job_name="test-decisions-feedback")
+    client = pipeline.execute().get_job_client()
+    try:
+        send(sorted(first[dismisser] + first[control], key=lambda r: r["event_time"]))
+        dismissal = {"trigger_id": help_id[(dismisser, 1)], "customer_id": dismisser, "outcome": "dismissed",
+                     "event_time": t0 + 30 * SECOND}
+        produce_records(bootstrap, profile, "outcome", [dismissal], [dismissal["event_time"]])
+        read_all_until(bootstrap, profile, "cx.nba.feedback",
+                       lambda rows: any(r["action"] == "offer_checkout_help" and r["dismissed"] == 1 for r in rows))
+        send(second[dismisser] + second[control])  # one partition: the dismisser's trouble is decided first
+        read_all_until(bootstrap, profile, "cx.nba.triggers",
+                       lambda rows: any(r["trigger_id"] == help_id[(control, 2)] for r in rows))
+        got = _latest_per_key(read_settled(bootstrap, profile, "cx.nba.triggers"), ["customer_id", "trigger_id"])
+    finally:
+        client.cancel().result()
+    helped = set(got.loc[got["action"] == "offer_checkout_help", "trigger_id"])
+    assert helped == {help_id[(dismisser, 1)], help_id[(control, 1)], help_id[(control, 2)]}
+    assert set(got["route"]) == {"bot"}
+
+
+def read_all_until(bootstrap: str, profile, topic: str, predicate, timeout_s: float = 300) -> None:  # noqa: ANN001
+    """Wait (generously) until the records read from topic satisfy predicate."""
+    with TopicReader(bootstrap, [profile.topic(topic)], value_format=profile.value_format,
+                     topic_prefix=profile.topic_prefix) as reader:
+        got = reader.read_until(lambda msgs: predicate([m.record for m in msgs if m.record]), timeout_s)
+    assert predicate([m.record for m in got if m.record]), f"{topic}: condition not met in {timeout_s} s"

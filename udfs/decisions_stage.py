@@ -14,8 +14,9 @@ Timers are event time:
   At the end of a bounded input Flink moves the watermark to Long.MAX and fires every timer; that
   is not silence, so a timer fired by it decides nothing.
 - outcome: an outcome whose trigger this function has not seen yet (the outcome came in on another
-  topic ahead of the event that caused the trigger) is applied once the watermark passes its event
-  time, by when the trigger has been seen.
+  topic ahead of the event that caused the trigger) waits: it is applied as soon as that trigger is
+  issued, and dropped once the watermark passes its event time without it (by then every event
+  that could have caused it has been decided: the outcome answers a trigger this job never issued).
 - cleanup: a customer silent for features.state_ttl is forgotten.
 """
 
@@ -94,6 +95,8 @@ def _make_function(rules: RuleSet):  # noqa: ANN202 - a KeyedProcessFunction (py
             else:
                 st.context.apply(ev, settings)
                 trig = decide(rules, st.context, ev.customer_id, ev.kind, ev.event_id, ev.event_ms)
+                if trig is not None:
+                    _settle_pending(st, trig)
                 if ev.kind == "interaction" and st.context.last_cart_event_id == ev.event_id \
                         and st.context.cart_value > 0:
                     st.cart_timer_ms = ev.event_ms + settings.cart_idle_ms
@@ -112,11 +115,6 @@ def _make_function(rules: RuleSet):  # noqa: ANN202 - a KeyedProcessFunction (py
             if st is None or ctx.timer_service().current_watermark() >= END_OF_INPUT:
                 return  # the end of a bounded input is not silence: nothing is decided or forgotten
             trig = None
-            if st.pending_outcomes:
-                due = [p for p in st.pending_outcomes if p[0] <= timestamp]
-                st.pending_outcomes = [p for p in st.pending_outcomes if p[0] > timestamp]
-                for _, trigger_id, outcome in due:  # still unknown now: not one of ours, nothing to adjust
-                    st.context.record_outcome(trigger_id, outcome, rules.feedback)
             if timestamp == st.cart_timer_ms:
                 st.cart_timer_ms = None
                 ctx_ = st.context
@@ -124,12 +122,23 @@ def _make_function(rules: RuleSet):  # noqa: ANN202 - a KeyedProcessFunction (py
                     customer = ctx.get_current_key()
                     trig = decide(rules, ctx_, customer, "cart_idle", f"{ctx_.last_cart_event_id}/cart_idle",
                                   timestamp)
+                    if trig is not None:
+                        _settle_pending(st, trig)
+            # Outcomes still waiting for their trigger once the watermark passed them answer a trigger
+            # this job never issued: nothing to adjust.
+            st.pending_outcomes = [p for p in st.pending_outcomes if p[0] > timestamp]
             if timestamp == st.cleanup_ms and not st.pending_outcomes:
                 self.state.clear()
             else:
                 self.state.update(st)
             if trig is not None:
                 yield _output_row(trig)
+
+    def _settle_pending(st: StageState, trig: Trigger) -> None:
+        """Apply outcomes that arrived before the trigger they answer, now that it exists."""
+        for p in [p for p in st.pending_outcomes if p[1] == trig.trigger_id]:
+            st.context.record_outcome(p[1], p[2], rules.feedback)
+            st.pending_outcomes.remove(p)
 
     return Decide()
 
