@@ -185,7 +185,7 @@ def check_json_roundtrip(ctx: Ctx, n: int = 5000) -> str:
 INTERACTION_COLUMNS = """
   event_id STRING NOT NULL, customer_id STRING NOT NULL, session_id STRING NOT NULL,
   channel STRING NOT NULL, event_type STRING NOT NULL, item_id STRING, amount DOUBLE, currency STRING,
-  event_time TIMESTAMP_LTZ(3) NOT NULL"""
+  event_time TIMESTAMP_LTZ(3) NOT NULL, segment STRING"""
 
 
 def interactions(n: int, t0: int) -> list[dict]:
@@ -199,6 +199,7 @@ def interactions(n: int, t0: int) -> list[dict]:
             "amount": None if i % 3 else round(i * 1.25, 2),
             "currency": None if i % 3 else "EUR",
             "event_time": t0 + i * 10,
+            "segment": None if i % 5 == 0 else ["new", "regular", "vip"][i % 3],
         })
     return out
 
@@ -366,7 +367,7 @@ def check_window(ctx: Ctx, timeout_s: float = 120.0) -> str:
     t_env.execute_sql("CREATE TABLE src (p INT, ts TIMESTAMP_LTZ(3), part INT METADATA FROM 'partition' VIRTUAL, "
                       "WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) " + with_clause(
                           {**kafka_options(ctx, src), "format": "json", "json.timestamp-format.standard": "ISO-8601",
-                           "scan.topic-partition-discovery.interval": "2 s"}))
+                           "scan.topic-partition-discovery.interval": "2 s", "properties.group.id": f"{src}-g"}))
     t_env.execute_sql("CREATE TABLE dst (window_start TIMESTAMP(3), window_end TIMESTAMP(3), n BIGINT) " +
                       with_clause({**kafka_options(ctx, dst), "format": "json"}))
     result = t_env.execute_sql(
@@ -374,7 +375,18 @@ def check_window(ctx: Ctx, timeout_s: float = 120.0) -> str:
         "TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL '10' SECOND)) GROUP BY window_start, window_end")
     client = result.get_job_client()
     try:
-        time.sleep(8)   # the job has read the windows' data and partition 2 has gone idle
+        # Wait until the job has read the windows' data (its checkpoints commit the offsets to the
+        # group), then past the idle timeout so that partition 2 has gone idle: a fixed pause is
+        # not enough on a loaded machine, where the job may not have started reading yet.
+        watcher = KafkaConsumer(bootstrap_servers=ctx.bootstrap, group_id=f"{src}-g", enable_auto_commit=False)
+        try:
+            deadline = time.time() + timeout_s
+            while any((watcher.committed(TopicPartition(src, p)) or 0) < 300 for p in (0, 1)):
+                check(time.time() < deadline, "the job did not read the windows' data in time")
+                time.sleep(0.5)
+        finally:
+            watcher.close()
+        time.sleep(6)
         produce_to_partitions(ctx, src, closing)
         deadline = time.time() + timeout_s
         windows: list[dict] = []
