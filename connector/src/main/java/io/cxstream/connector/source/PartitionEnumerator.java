@@ -216,13 +216,25 @@ final class PartitionEnumerator implements SplitEnumerator<PartitionSplit, Enume
     private Map<TopicPartition, Long> offsetsForTime(Collection<TopicPartition> tps, long timestamp) {
         Map<TopicPartition, Long> query = new HashMap<>();
         tps.forEach(tp -> query.put(tp, timestamp));
-        Map<TopicPartition, OffsetAndTimestamp> found = metadataConsumer.offsetsForTimes(query);
+        Map<TopicPartition, Long> found = new HashMap<>();
+        try {
+            for (Map.Entry<TopicPartition, OffsetAndTimestamp> e : metadataConsumer.offsetsForTimes(query).entrySet()) {
+                if (e.getValue() != null) {
+                    found.put(e.getKey(), e.getValue().offset());
+                }
+            }
+        } catch (IllegalArgumentException e) {
+            // The local Tansu broker answers a lookup in a partition without records with timestamp -1,
+            // which the client refuses ("Invalid negative timestamp"); reading forward from the first
+            // offset below gives the same answer.
+            found.putAll(metadataConsumer.beginningOffsets(tps));
+        }
         Map<TopicPartition, Long> end = endOffsets(tps);
         Map<TopicPartition, Long> out = new HashMap<>();
         Set<TopicPartition> open = new HashSet<>();
         for (TopicPartition tp : tps) {
-            OffsetAndTimestamp o = found.get(tp);
-            if (o == null || o.offset() >= end.get(tp)) {
+            Long o = found.get(tp);
+            if (o == null || o >= end.get(tp)) {
                 out.put(tp, end.get(tp));   // nothing at or after the timestamp: start with what comes next
             } else {
                 open.add(tp);
@@ -233,7 +245,7 @@ final class PartitionEnumerator implements SplitEnumerator<PartitionSplit, Enume
         }
         metadataConsumer.assign(open);
         try {
-            open.forEach(tp -> metadataConsumer.seek(tp, found.get(tp).offset()));
+            open.forEach(tp -> metadataConsumer.seek(tp, found.get(tp)));
             long deadline = System.currentTimeMillis() + 300_000;
             while (!open.isEmpty()) {
                 if (System.currentTimeMillis() > deadline) {
