@@ -200,8 +200,12 @@ def run_suite(args: argparse.Namespace) -> int:
                     state = str(client.get_job_status().result())
                     print(view.render(state), flush=True)
                     last_print = time.monotonic()
-                    if state in ("FAILED", "CANCELED", "FINISHED"):
+                    if state.rsplit(".", 1)[-1] in ("FAILED", "CANCELED", "FINISHED"):  # "JobStatus.FAILED"
                         _say(f"the Flink job is {state}; see the log under {sub_dir('logs')}")
+                        try:
+                            client.get_job_execution_result().result()
+                        except Exception as exc:  # noqa: BLE001 - the job's failure, reported
+                            _say(f"cause: {str(exc)[-3000:]}")
                         return 1
                 if sim and sim.poll() is not None:
                     _say(f"the simulator exited with code {sim.returncode}; see {sub_dir('logs') / 'simulator.log'}")
