@@ -21,6 +21,7 @@ from cxstream import broker
 from cxstream.paths import REPO_ROOT
 from cxstream.runtime import RunOptions, build, load_spec
 from cxstream.sample_data import interactions
+from tests import flink_log
 from tests.broker_proxy import BrokerProxy
 from tests.conftest import make_test_profile, subprocess_env
 from tests.kafka_io import produce_records, read_all, read_settled
@@ -86,25 +87,6 @@ def test_a_job_rides_out_a_broker_restart_and_carries_on(tmp_path) -> None:
 
 
 # -- a slow or unreachable broker: the job's traffic goes through tests/broker_proxy.py -------------------
-def _flink_log() -> Path:
-    import pyflink
-
-    return Path(pyflink.__file__).parent / "log"
-
-
-def _log_text_since(sizes: dict[Path, int]) -> str:
-    out = []
-    for path in _flink_log().glob("*.log"):
-        with open(path, "rb") as f:
-            f.seek(sizes.get(path, 0))
-            out.append(f.read().decode("utf-8", "replace"))
-    return "".join(out)
-
-
-def _log_sizes() -> dict[Path, int]:
-    return {p: p.stat().st_size for p in _flink_log().glob("*.log")}
-
-
 def _proxied(tmp_path: Path) -> tuple[object, BrokerProxy]:
     """A broker that advertises a proxy in front of it: every client connection goes through the proxy."""
     broker_port, proxy_port = broker.free_port(), broker.free_port()
@@ -123,7 +105,7 @@ def test_a_slow_broker_slows_the_job_but_loses_and_repeats_nothing(tmp_path) -> 
     """+100 ms on every byte each way (200 ms per request round trip): output complete and correct."""
     proc, proxy = _proxied(tmp_path)
     client = None
-    sizes = _log_sizes()
+    sizes = flink_log.mark()
     try:
         profile = make_test_profile(proxy.address, "slow.", "avro")
         proxy.set_delay(0.1)
@@ -144,7 +126,7 @@ def test_a_slow_broker_slows_the_job_but_loses_and_repeats_nothing(tmp_path) -> 
         assert _ids(out) == sorted(r["event_id"] for r in first + second)  # none lost, none repeated
         assert read_settled(proxy.address, profile, "cx.dlq") == []  # and none refused as late
         assert str(client.get_job_status().result()) == "JobStatus.RUNNING"
-        assert "switched from state RUNNING to RESTARTING" not in _log_text_since(sizes)
+        assert "switched from state RUNNING to RESTARTING" not in flink_log.since(sizes)
     finally:
         if client is not None:
             client.cancel().result()
@@ -159,39 +141,55 @@ def test_unreachable_longer_than_the_delivery_timeout_restarts_from_the_checkpoi
     broker is reachable again every record arrives (some twice: at-least-once, idempotent per key)."""
     monkeypatch.setenv("CXSTREAM_KAFKA_DELIVERY_TIMEOUT_MS", "8000")  # Java clients only: properties.*
     monkeypatch.setenv("CXSTREAM_KAFKA_REQUEST_TIMEOUT_MS", "4000")
+    # Small fetches (~100 records) plus the proxy's delay pace the job at roughly 1,000 records/s, so it
+    # is still writing when the broker goes away (checked below, not assumed).
+    monkeypatch.setenv("CXSTREAM_KAFKA_MAX_PARTITION_FETCH_BYTES", "16384")
     proc, proxy = _proxied(tmp_path)
     client = None
-    sizes = _log_sizes()
+    sizes = flink_log.mark()
     try:
         # One partition, so that "lost" cannot be confused with event time across partitions (a
         # partition read later than another after the restart can be declared idle: README, Known limits).
         profile = make_test_profile(proxy.address, "down.", "avro", partitions=1)
-        t0 = int(time.time() * 1000) - 3_600_000
-        records = interactions(20_000, t0, seed=6)
+        total = 30_000
+        t0 = int(time.time() * 1000) - total * 150 - 600_000
+        records = interactions(total, t0, seed=6)
         produce_records(proxy.address, profile, "interaction", records, [r["event_time"] for r in records])
-        proxy.set_delay(0.05)  # slow enough that the job is still writing when the broker goes away
+        proxy.set_delay(0.05)
         pipeline = build([load_spec("passthrough")], profile, RunOptions(checkpoint_interval="2 s"),
                          job_name="test-unreachable-broker")
         client = pipeline.execute().get_job_client()
+        job_id = str(client.get_job_id())
         from cxstream.consume import TopicReader
 
+        # Go down once the job is writing and a checkpoint has completed, while most of the backlog
+        # is still to be written: conditions, not sleeps.
         with TopicReader(proxy.address, [profile.topic("cx.bench.passthrough")], topic_prefix="down.") as reader:
-            seen = reader.read_until(lambda got: len(got) >= 2_000, 180)
-        assert len(seen) >= 2_000
-        time.sleep(3)  # a checkpoint covers part of the input
+            seen = reader.read_until(
+                lambda got: len(got) >= 1 and f"Completed checkpoint 1 for job {job_id}" in flink_log.since(sizes),
+                300)
+        assert seen and len({m.record["event_id"] for m in seen}) < total
         proxy.go_down()
+        down_at = time.strftime("%H:%M:%S")
         outage_s = 20  # well past the 8 s delivery timeout
         time.sleep(outage_s)
         status_during = str(client.get_job_status().result())
-        proxy.come_up()
         proxy.set_delay(0)
-        out = read_all(proxy.address, profile, "cx.bench.passthrough", expect=len(records), timeout_s=300)
+        proxy.come_up()
+        up_at = time.strftime("%H:%M:%S")
+        # Wait for every distinct record: counting messages would stop early, replays count twice.
+        with TopicReader(proxy.address, [profile.topic("cx.bench.passthrough")], topic_prefix="down.") as reader:
+            out = reader.read_until(lambda got: len({m.record["event_id"] for m in got}) >= len(records), 600)
         ids = [m.record["event_id"] for m in out]
         assert set(ids) == {r["event_id"] for r in records}  # nothing lost
-        log = _log_text_since(sizes)
+        log = flink_log.since(sizes)
         restarts = log.count("switched from state RUNNING to RESTARTING")
         assert restarts >= 1, "the sink should have given up and the job restarted"
-        assert "Restoring job" in log or "restore" in log.lower()
+        assert "ms has passed since batch creation" in log  # why: the sink's delivery timeout
+        assert "from Checkpoint" in log  # and the restart resumed from the last checkpoint
+        timeline = [line[11:23] + " " + line.split("switched from state ")[1].strip()
+                    for line in log.splitlines() if "test-unreachable-broker" in line and "switched from state" in line]
+        print(f"proxy down at {down_at}, up at {up_at}; job: {'; '.join(timeline)}")
         assert str(client.get_job_status().result()) == "JobStatus.RUNNING"
         print(f"unreachable {outage_s} s: status during the outage {status_during}; {restarts} restart(s); "
               f"{len(ids)} records out for {len(records)} in ({len(ids) - len(set(ids))} written twice)")
