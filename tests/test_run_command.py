@@ -18,7 +18,7 @@ def test_run_shows_live_output_and_produces_signals_then_stops_cleanly(bootstrap
     proc = subprocess.run(
         [sys.executable, "-m", "cxstream.cli", "run", "--bootstrap-servers", bootstrap, "--duration", "100",
          "--rate", "200"],
-        capture_output=True, text=True, env=subprocess_env(), timeout=300,
+        capture_output=True, text=True, env=subprocess_env(), timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "submitted" in proc.stderr
