@@ -131,6 +131,11 @@ def cluster_config(rest_port: int, rpc_port: int, root: Path, slots: int = DEFAU
         "taskmanager.host": HOST,
         "taskmanager.numberOfTaskSlots": slots,
         "taskmanager.memory.process.size": DEFAULTS["taskmanager_memory"],
+        # Every job loads the connector and Kafka client classes from its own pipeline.jars into its
+        # own class loader; with the whole suite on one TaskManager (and restarts reloading them) the
+        # default 256 MB metaspace ran out and killed the TaskManager (measured: OutOfMemoryError:
+        # Metaspace after six jobs were submitted).
+        "taskmanager.memory.jvm-metaspace.size": "768m",
         "rest.address": HOST,
         "rest.bind-address": HOST,
         "rest.port": rest_port,
