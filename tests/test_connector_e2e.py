@@ -26,7 +26,8 @@ T0 = int(time.time() * 1000) - 3_600_000
 @pytest.mark.parametrize("fmt", ["avro", "json"])
 def test_n_in_n_out_field_for_field_with_per_partition_order(bootstrap: str, prefix: str, fmt: str) -> None:
     profile = make_test_profile(bootstrap, prefix, fmt)
-    records = interactions(3000, T0)
+    # The optional segment both absent and present, so the nullable field round-trips both ways.
+    records = [{**r, "segment": (None, "new", "regular", "vip")[i % 4]} for i, r in enumerate(interactions(3000, T0))]
     sent = produce_records(bootstrap, profile, "interaction", records, [r["event_time"] for r in records])
 
     run_bounded("passthrough", profile)
