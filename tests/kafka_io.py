@@ -58,7 +58,7 @@ def read_all(bootstrap: str, profile: Profile, topic: str, expect: int, timeout_
         return reader.read_until(lambda got: len(got) >= expect, timeout_s)
 
 
-def read_settled(bootstrap: str, profile: Profile, topic: str, quiet_s: float = 2.0, at_least: int = 0,
+def read_settled(bootstrap: str, profile: Profile, topic: str, quiet_s: float = 5.0, at_least: int = 0,
                  timeout_s: float = 180) -> list[Message]:
     """Read a topic from the beginning until nothing new arrives for quiet_s seconds.
 

@@ -74,7 +74,7 @@ def test_prometheus_metrics_count_what_was_produced_during_a_real_run(bootstrap:
         # Records written to cx.signals, by the sink's counter and by reading the topic.
         time.sleep(3)
         written = metrics.topic_stats(metrics.scrape(url), job_id, topics)[signals_topic].records_out
-        on_topic = read_settled(bootstrap, profile, "cx.signals", quiet_s=3)
+        on_topic = read_settled(bootstrap, profile, "cx.signals")
         assert written == len(on_topic) > 0
         assert stats[signals_topic].lag_ms, "signals carry an end-to-end latency summary"
     finally:
