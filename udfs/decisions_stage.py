@@ -32,7 +32,6 @@ from nba_rules import CustomerContext, Event, RuleSet, Trigger, decide, load_rul
 if TYPE_CHECKING:
     from cxstream.runtime import Pipeline
 
-RULES_FILE = Path(__file__).resolve().parent.parent / "rules" / "nba.yaml"
 INPUT_VIEW = "decision_inputs"
 OUTPUT_VIEW = "nba_decisions"
 END_OF_INPUT = 2**63 - 1
@@ -159,10 +158,14 @@ def build(pipeline: Pipeline, rules_file: Path | None = None) -> None:
     from pyflink.table import DataTypes, Schema
 
     from cxstream import contracts
+    from cxstream.paths import REPO_ROOT
 
     context_types = contracts.load("context").field("context_type").allowed or ()
+    # The project's copy, not one beside this module's __file__: in a process that already ran a job,
+    # this module may have been imported from Flink's distributed cache, which holds udfs/ only.
+    rules_file = rules_file or REPO_ROOT / "rules" / "nba.yaml"
     # Validated on the client: a bad rules file fails the build with the reason, before any job starts.
-    rules = load_rules(rules_file or RULES_FILE, context_types=tuple(context_types))
+    rules = load_rules(rules_file, context_types=tuple(context_types))
     t_env = pipeline.t_env
     inputs = t_env.to_data_stream(t_env.from_path(INPUT_VIEW))
     decisions = (inputs

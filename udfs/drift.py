@@ -128,7 +128,11 @@ def register(t_env, reference_path: str | None = None) -> None:  # noqa: ANN001 
     from pyflink.table.udf import udaf
 
     chosen = reference_path or os.environ.get("CXSTREAM_DRIFT_REFERENCE")
-    path = Path(chosen) if chosen else Path(__file__).resolve().parent.parent / "reference" / "default.json"
+    # The project's copy (cxstream.paths, on the client), not one beside this module's __file__: in a
+    # process that already ran a job, this module may come from Flink's distributed cache (udfs/ only).
+    from cxstream.paths import REPO_ROOT
+
+    path = Path(chosen) if chosen else REPO_ROOT / "reference" / "default.json"
     profile = json.loads(path.read_text())
 
     class DriftStats(AggregateFunction):
