@@ -15,7 +15,9 @@ Two phases per entry, over the same broker, connector, format and simulated traf
   that runtime, so the ratio between jobs is fair even though the absolute figure understates the
   steady rate.
 - latency: the job runs live while the simulator (a separate process) produces at a fixed rate with
-  wall-clock event times. For a record without a window (pass-through copies, NBA triggers):
+  wall-clock event times. The first --warmup seconds of that load are not sampled: the job's first
+  records wait for its Python workers to start, which says nothing about the steady state. For a
+  record without a window (pass-through copies, NBA triggers):
   latency = time it is read from its topic - its event time (the triggering event's time). For a
   windowed record (signals, sentiment, drift, data-quality alerts): latency = time it is read -
   (window end + the watermark delay), the earliest moment the window could close: what the job
@@ -59,9 +61,22 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rate", type=int, default=2_000, help="offered events/s in the latency phase")
     p.add_argument("--seconds", type=float, default=75,
                    help="length of the latency phase per entry (per-minute windows need > 60 s)")
+    p.add_argument("--warmup", type=float, default=20,
+                   help="seconds of offered load before the latency clock starts; their samples are dropped "
+                        "(the job's first records wait for the Python workers to start and JIT to warm up)")
     p.add_argument("--format", choices=("avro", "json"), default="avro")
     p.add_argument("--only", default=None, help="comma-separated subset of the suite's jobs")
     p.add_argument("--out", default=None, help="JSON output path (default: bench/results/<suite>-<time>.json)")
+    p.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
+                   help="a Flink configuration override for every benchmarked job (repeatable), e.g. "
+                        "--conf execution.buffer-timeout.interval=10ms; recorded in the JSON")
+    p.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True,
+                   help="run the pass-through job first as the baseline the ratios are taken against")
+    p.add_argument("--phases", default="throughput,latency",
+                   help="which phases to run: throughput, latency or both (default)")
+    p.add_argument("--py-spy", action="store_true",
+                   help="sample the Flink Python workers with py-spy during each latency phase and print "
+                        "where their time goes (the flame graph's raw stacks go beside the JSON)")
 
 
 @dataclass
@@ -76,6 +91,7 @@ class Entry:
     offered_rate: float = 0.0
     achieved_rate: float = 0.0
     latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)  # output topic -> percentiles
+    python_profile: list[dict] = field(default_factory=list)  # py-spy summaries of the Python workers
 
 
 def _log(msg: str) -> None:
@@ -127,14 +143,24 @@ def _produce_backlog(bootstrap: str, profile: Profile, n: int) -> dict[str, int]
     return dict(per_topic)
 
 
-def _throughput(entry: Entry, bootstrap: str, fmt: str, n: int) -> None:
+def _parse_conf(pairs: list[str]) -> dict[str, str]:
+    conf = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise SystemExit(f"cxstream bench: --conf wants KEY=VALUE, got {pair!r}")
+        conf[key.strip()] = value.strip()
+    return conf
+
+
+def _throughput(entry: Entry, bootstrap: str, fmt: str, n: int, conf: dict[str, str]) -> None:
     from cxstream.runtime import RunOptions, build, load_spec
 
     profile = _fresh_profile(bootstrap, fmt)
     per_topic = _produce_backlog(bootstrap, profile, n)
     entry.input_events = sum(per_topic.get(t, 0) for t in _input_topics(entry.jobs))
-    pipeline = build([load_spec(j) for j in entry.jobs], profile, RunOptions(bounded=True, checkpoint_interval=None),
-                     job_name=f"bench-{entry.name}")
+    opts = RunOptions(bounded=True, checkpoint_interval=None, extra_config=conf)
+    pipeline = build([load_spec(j) for j in entry.jobs], profile, opts, job_name=f"bench-{entry.name}")
     result = pipeline.execute().get_job_client().get_job_execution_result().result()
     entry.net_runtime_s = result.get_net_runtime() / 1000
     entry.events_per_s = entry.input_events / entry.net_runtime_s
@@ -154,15 +180,18 @@ def _start_simulator(bootstrap: str, profile: Profile, rate: int, seconds: float
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def _latency(entry: Entry, bootstrap: str, fmt: str, rate: int, seconds: float) -> None:
+def _latency(entry: Entry, bootstrap: str, fmt: str, rate: int, seconds: float, warmup: float,
+             conf: dict[str, str], py_spy: bool) -> None:
     from cxstream.runtime import RunOptions, build, load_spec
 
     profile = _fresh_profile(bootstrap, fmt)
-    pipeline = build([load_spec(j) for j in entry.jobs], profile, RunOptions(startup_mode="earliest-offset"),
+    pipeline = build([load_spec(j) for j in entry.jobs], profile,
+                     RunOptions(startup_mode="earliest-offset", extra_config=conf),
                      job_name=f"bench-{entry.name}-latency")
     client = pipeline.execute().get_job_client()
     samples: dict[str, list[float]] = defaultdict(list)
     stop = threading.Event()
+    clock_start_ms = [2**62]  # records read before the warm-up ends are not samples
     delay_ms = profile.watermark_delay_s * 1000
     outputs = _output_topics(entry.jobs)
 
@@ -171,22 +200,37 @@ def _latency(entry: Entry, bootstrap: str, fmt: str, rate: int, seconds: float) 
                          topic_prefix=profile.topic_prefix) as reader:
             while not stop.is_set():
                 for m in reader.poll(100):
-                    if m.record is not None:
+                    if m.record is not None and m.received_ms >= clock_start_ms[0]:
                         lat = _latency_of(m.record, delay_ms, m.received_ms)
                         if lat is not None:
                             samples[m.topic.removeprefix(profile.topic_prefix)].append(lat)
 
     reader_thread = threading.Thread(target=consume, daemon=True)
     reader_thread.start()
-    time.sleep(5)  # let the job's sources come up before the clock starts
-    sim = _start_simulator(bootstrap, profile, rate, seconds)
+    time.sleep(5)  # let the job's sources come up before the load starts
+    sim = _start_simulator(bootstrap, profile, rate, warmup + seconds)
+    time.sleep(warmup)
+    clock_start_ms[0] = int(time.time() * 1000)
+    sampling = []
+    if py_spy:
+        from cxstream import pyspy
+
+        workers = pyspy.python_workers(os.getpid())
+        _log(f"py-spy: sampling {len(workers)} Python worker(s) for {seconds / 2:.0f}s")
+        sampling = pyspy.start(workers, seconds / 2, BENCH_RESULTS_DIR / f"pyspy-{entry.name}-{os.getpid()}")
     try:
-        sim_out = sim.communicate(timeout=seconds + 120)[0].decode(errors="replace")
+        sim_out = sim.communicate(timeout=warmup + seconds + 120)[0].decode(errors="replace")
     except subprocess.TimeoutExpired:
         os.killpg(sim.pid, signal.SIGINT)
         sim_out = sim.communicate(timeout=20)[0].decode(errors="replace")
     entry.offered_rate = rate
     entry.achieved_rate = _simulator_rate(sim_out)
+    if sampling:
+        from cxstream import pyspy
+
+        profiles = pyspy.collect(sampling)
+        pyspy.print_profiles(profiles)
+        entry.python_profile = [asdict(p) for p in profiles]
     time.sleep(8)  # the last windows close 5 s after the last event
     stop.set()
     reader_thread.join(5)
@@ -206,7 +250,12 @@ def _simulator_rate(output: str) -> float:
     return int(match.group(1).replace(",", "")) / max(float(match.group(2)), 1e-9)
 
 
-def _entries(suite: str, only: str | None) -> list[Entry]:
+def _entries(suite: str, only: str | None, baseline: bool = True) -> list[Entry]:
+    entries = _all_entries(suite, only)
+    return entries if baseline else [e for e in entries if e.name != "passthrough"]
+
+
+def _all_entries(suite: str, only: str | None) -> list[Entry]:
     from cxstream.runtime import suite_job_names
 
     if suite == "passthrough":
@@ -222,7 +271,7 @@ def _entries(suite: str, only: str | None) -> list[Entry]:
 
 
 def _print_table(entries: list[Entry]) -> None:
-    base = entries[0].events_per_s or float("nan")
+    base = next((e.events_per_s for e in entries if e.name == "passthrough"), 0.0) or float("nan")
     header = (f"{'job':<12} {'in events':>10} {'events/s':>9} {'vs pass':>8} {'offered/s':>9}  "
               f"{'output topic':<32} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'samples':>8}")
     print(header)
@@ -239,18 +288,26 @@ def _print_table(entries: list[Entry]) -> None:
 
 def run_bench(args: argparse.Namespace) -> int:
     bootstrap = broker.resolve_bootstrap(args.bootstrap_servers)
-    entries = _entries(args.suite, args.only)
+    entries = _entries(args.suite, args.only, args.baseline)
+    conf = _parse_conf(args.conf)
+    phases = {p.strip() for p in args.phases.split(",")}
+    if not phases <= {"throughput", "latency"} or not phases:
+        raise SystemExit(f"cxstream bench: --phases takes throughput, latency or both, got {args.phases!r}")
     for e in entries:
-        _log(f"{e.name}: throughput over {args.events:,} simulated events …")
-        _throughput(e, bootstrap, args.format, args.events)
-        _log(f"{e.name}: {e.events_per_s:,.0f} input events/s; latency at {args.rate:,} events/s for "
-             f"{args.seconds:.0f}s …")
-        _latency(e, bootstrap, args.format, args.rate, args.seconds)
+        if "throughput" in phases:
+            _log(f"{e.name}: throughput over {args.events:,} simulated events …")
+            _throughput(e, bootstrap, args.format, args.events, conf)
+            _log(f"{e.name}: {e.events_per_s:,.0f} input events/s")
+        if "latency" in phases:
+            _log(f"{e.name}: latency at {args.rate:,} events/s for {args.seconds:.0f}s after {args.warmup:.0f}s "
+                 f"of warm-up …")
+            _latency(e, bootstrap, args.format, args.rate, args.seconds, args.warmup, conf, args.py_spy)
     _print_table(entries)
     report = {
         "suite": args.suite, "format": args.format, "cores": os.cpu_count(), "machine": platform.machine(),
         "python": platform.python_version(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "load_average_at_end": os.getloadavg(),
+        "flink_config_overrides": conf,
         "definitions": (__doc__ or "").split("Two phases per entry", 1)[-1].strip(),
         "results": [asdict(e) for e in entries],
     }

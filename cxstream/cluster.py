@@ -23,7 +23,7 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from cxstream.paths import sub_dir
+from cxstream.paths import site_packages, sub_dir
 
 HOST = "localhost"  # resolves to loopback; the JobManager's RPC address must be a name Pekko accepts
 
@@ -156,6 +156,7 @@ def cluster_config(rest_port: int, rpc_port: int, root: Path, slots: int = DEFAU
         # Python UDF workers run the venv's interpreter, which has the project's dependencies.
         "python.executable": python or sys.executable,
         "python.client.executable": python or sys.executable,
+        "python.pythonpath": site_packages(python),
         "env.log.dir": str(root / "log"),
         "env.pid.dir": str(root / "pid"),
         "env.java.opts.all": default,

@@ -30,3 +30,20 @@ def sub_dir(name: str) -> Path:
     path = run_dir() / name
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def site_packages(python: str | None = None) -> str:
+    """The site-packages of `python` (default: this interpreter), os.pathsep-joined.
+
+    Flink's THREAD mode runs Python inside the TaskManager's JVM; that embedded interpreter starts
+    from the base installation and does not see a virtualenv's packages unless they are named in
+    `python.pythonpath`.
+    """
+    import site
+    import subprocess
+    import sys
+
+    if python is None or Path(python).resolve() == Path(sys.executable).resolve():
+        return os.pathsep.join(site.getsitepackages())
+    code = "import os, site; print(os.pathsep.join(site.getsitepackages()))"
+    return subprocess.run([python, "-c", code], check=True, capture_output=True, text=True).stdout.strip()

@@ -15,18 +15,21 @@ on a cluster each job is submitted on its own.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from cxstream import contracts, sqlfiles, validation
 from cxstream.ddl import SourceOptions, TableRenderer
-from cxstream.paths import JOBS_DIR, REPO_ROOT, sub_dir
+from cxstream.paths import JOBS_DIR, REPO_ROOT, site_packages, sub_dir
 from cxstream.profiles import Profile
 
 if TYPE_CHECKING:
+    from pyflink.datastream import DataStream
     from pyflink.table import StatementSet, StreamTableEnvironment, TableResult
 
 
@@ -68,7 +71,7 @@ class RunOptions:
 # What a standing cluster's configuration decides, not the job: where checkpoints go (a path on the
 # client machine means nothing to a remote JobManager), which state backend and Python interpreter
 # the TaskManagers use, and how much memory they have.
-CLUSTER_OWNED_KEYS = ("python.executable", "python.client.executable", "state.backend.type",
+CLUSTER_OWNED_KEYS = ("python.executable", "python.client.executable", "python.pythonpath", "state.backend.type",
                       "execution.checkpointing.dir", "taskmanager.memory.process.size")
 
 
@@ -114,6 +117,9 @@ def flink_config(profile: Profile, opts: RunOptions, pipeline_name: str) -> dict
         "table.exec.sink.upsert-materialize": "NONE",
         "python.executable": sys.executable,
         "python.client.executable": sys.executable,
+        # The interpreter that THREAD-mode stages (python_thread_mode) embed in the JVM needs the
+        # venv's packages named: it starts from the base installation.
+        "python.pythonpath": site_packages(),
         "python.fn-execution.bundle.time": "50",
         # Keyed state of Python DataStream functions (the decisions job's per-customer context) is
         # cached in the Python worker; a miss is a round trip to the JVM per record. The default
@@ -375,6 +381,42 @@ def build(specs: list[JobSpec], profile: Profile, opts: RunOptions, job_name: st
     for spec in specs:
         pipeline.add_spec(spec)
     return pipeline
+
+
+STREAM_STAGE_MODE_KEY = "cxstream.stream-stages.execution-mode"
+
+
+@contextlib.contextmanager
+def python_thread_mode(stream: DataStream) -> Iterator[None]:
+    """Python DataStream functions added to `stream`'s job inside run in THREAD mode, in the JVM.
+
+    PyFlink picks a DataStream function's operator (embedded in the JVM, or in an external worker
+    process) when the function is added, from the environment's configuration at that moment; SQL
+    UDFs are planned later, from the table configuration. So a per-event stage can run in the
+    task's own thread (no bundle to wait for, no serialisation to a worker process: what the
+    decisions' latency target needs) while the pandas UDFs elsewhere in the same job, which THREAD
+    mode does not support, stay in PROCESS mode.
+    """
+    from pyflink.java_gateway import get_gateway
+    from pyflink.util.java_utils import load_java_class
+
+    # The operators keep a reference to the environment's Configuration object and read the mode
+    # again when they open: they get a copy that says THREAD, and the environment its own back.
+    field = load_java_class("org.apache.flink.streaming.api.environment.StreamExecutionEnvironment") \
+        .getDeclaredField("configuration")
+    field.setAccessible(True)
+    j_env = stream._j_data_stream.getExecutionEnvironment()
+    shared = field.get(j_env)
+    if str(shared.toMap().get(STREAM_STAGE_MODE_KEY) or "thread").lower() != "thread":
+        yield
+        return
+    thread_conf = get_gateway().jvm.org.apache.flink.configuration.Configuration(shared)
+    thread_conf.setString("python.execution-mode", "thread")
+    field.set(j_env, thread_conf)
+    try:
+        yield
+    finally:
+        field.set(j_env, shared)
 
 
 def stop_with_savepoint(job_client, savepoint_dir: str, drain: bool = False) -> str:

@@ -159,6 +159,7 @@ def build(pipeline: Pipeline, rules_file: Path | None = None) -> None:
 
     from cxstream import contracts
     from cxstream.paths import REPO_ROOT
+    from cxstream.runtime import python_thread_mode
 
     context_types = contracts.load("context").field("context_type").allowed or ()
     # The project's copy, not one beside this module's __file__: in a process that already ran a job,
@@ -168,10 +169,11 @@ def build(pipeline: Pipeline, rules_file: Path | None = None) -> None:
     rules = load_rules(rules_file, context_types=tuple(context_types))
     t_env = pipeline.t_env
     inputs = t_env.to_data_stream(t_env.from_path(INPUT_VIEW))
-    decisions = (inputs
-                 .key_by(lambda row: row["customer_id"], key_type=Types.STRING())
-                 .process(_make_function(rules), output_type=output_type())
-                 .name("nba-decide"))
+    with python_thread_mode(inputs):
+        decisions = (inputs
+                     .key_by(lambda row: row["customer_id"], key_type=Types.STRING())
+                     .process(_make_function(rules), output_type=output_type())
+                     .name("nba-decide"))
     schema = (Schema.new_builder()
               .column_by_metadata("rowtime", DataTypes.TIMESTAMP_LTZ(3))
               .watermark("rowtime", "SOURCE_WATERMARK()")
