@@ -8,7 +8,7 @@ Nothing here restates a field list by hand.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
@@ -47,6 +47,7 @@ class Contract:
     topic: str
     key: tuple[str, ...]
     event_time: str | None
+    read_back_time: str | None  # cx.read_back_time: an output's event time when read back (see as_input)
     fixed_format: str | None  # a contract may pin its wire format (the DLQ is always JSON)
     fields: tuple[Field, ...] = field(repr=False)
 
@@ -76,16 +77,36 @@ def load(name: str) -> Contract:
         known = ", ".join(sorted(p.stem for p in SCHEMAS_DIR.glob("*.avsc")))
         raise KeyError(f"no contract {name!r} in {SCHEMAS_DIR} (known: {known})")
     schema = json.loads(path.read_text())
-    return Contract(
+    contract = Contract(
         name=name,
         schema=schema,
         table=schema["cx.table"],
         topic=schema["cx.topic"],
         key=tuple(schema.get("cx.key", [])),
         event_time=schema.get("cx.event_time"),
+        read_back_time=schema.get("cx.read_back_time"),
         fixed_format=schema.get("cx.format"),
         fields=tuple(_to_field(f) for f in schema["fields"]),
     )
+    for time_field in (contract.event_time, contract.read_back_time):
+        if time_field and not contract.field(time_field).is_timestamp:
+            raise ValueError(f"{path}: the time field {time_field!r} is not a timestamp-millis field")
+    return contract
+
+
+def as_input(contract: Contract) -> Contract:
+    """The contract as a job that consumes its topic reads it.
+
+    An output's cx.event_time says what its records are about (a trigger: the event that caused
+    it), which is what its writer's metrics and the analysts' tables go by. That field need not be
+    in order on the topic, though, and a job reading the topic back derives its watermark, its
+    lateness check and its windows from its event time: an output whose event time is out of order
+    by more than the watermark's bound names, in cx.read_back_time, a field that is in order
+    there, and a job reading it back takes that one (schemas/nba_trigger.avsc says why for triggers).
+    """
+    if contract.name in OUTPUTS and contract.read_back_time:
+        return replace(contract, event_time=contract.read_back_time)
+    return contract
 
 
 def all_contracts() -> list[Contract]:

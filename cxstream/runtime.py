@@ -237,7 +237,7 @@ class Pipeline:
     def add_input(self, contract_name: str, route_dlq: bool = True) -> None:
         """Source, checked and valid views of an input. ``route_dlq=False`` (the analysts' catalog)
         leaves routing bad rows to the jobs and only filters them out of the valid view."""
-        c = contracts.load(contract_name)
+        c = contracts.as_input(contracts.load(contract_name))
         table = input_table(c)
         if table in self._tables:
             return

@@ -39,10 +39,38 @@ def _say(msg: str) -> None:
 
 
 def _start_simulator(args: argparse.Namespace, bootstrap: str) -> subprocess.Popen[bytes]:
+    """The simulator as a child in this process's own process group (not a session of its own), so
+    that whatever stops the whole group (a terminal's Ctrl-C, a supervisor, a test's killpg) stops
+    it too: in a session of its own it outlived a `cxstream run` that was killed."""
     log = open(sub_dir("logs") / "simulator.log", "ab")  # noqa: SIM115 - owned by the child
     cmd = [sys.executable, "-m", "cxstream.cli", "simulate", "--bootstrap-servers", bootstrap,
            "--rate", str(args.rate), "--bad-share", str(args.bad_share), "--format", args.format]
-    return subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+    return subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+
+
+def _stop_simulator(sim: subprocess.Popen[bytes]) -> None:
+    """SIGINT, on which the simulator stops sending, flushes and reports; killed if it takes over 10 s.
+
+    A Ctrl-C at the terminal has reached it already (same process group), and a second SIGINT would
+    make it skip its flush, so it first gets a moment to finish on its own.
+    """
+    try:
+        sim.wait(0.5)
+        return
+    except subprocess.TimeoutExpired:
+        pass
+    sim.send_signal(signal.SIGINT)
+    try:
+        sim.wait(10)
+    except subprocess.TimeoutExpired:
+        sim.kill()
+        sim.wait()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM and SIGHUP stop `cxstream run` the way Ctrl-C does: through its clean-up. Python's
+    default for them ends the process at once, leaving the simulator and the job running."""
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def _reason_kind(reason: str) -> str:
@@ -158,6 +186,16 @@ class _MetricsWatch:
 
 
 def run_suite(args: argparse.Namespace) -> int:
+    stop_signals = (signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, _interrupt) for sig in stop_signals}
+    try:
+        return _run_suite(args)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run_suite(args: argparse.Namespace) -> int:
     from cxstream.runtime import RunOptions, build, load_spec, suite_job_names
 
     started_broker = False
@@ -181,16 +219,17 @@ def run_suite(args: argparse.Namespace) -> int:
     client = result.get_job_client()
     _say(f"Flink job {client.get_job_id()} submitted")
     metrics_watch = _MetricsWatch(pipeline, str(client.get_job_id()))
-    sim = None if args.no_simulator else _start_simulator(args, bootstrap)
-    if sim:
-        _say(f"simulator producing ~{args.rate} events/s (log: {sub_dir('logs') / 'simulator.log'})")
     in_topics = [contracts.load(n).topic for n in contracts.INPUTS]
     out_topics = [contracts.load(n).topic for n in contracts.OUTPUTS]
     view = LiveView(in_topics + out_topics)
-    _say("windows close once event time passes their end plus 5 s: the first signals appear within ~1 min")
-    deadline = time.monotonic() + args.duration if args.duration else float("inf")
-    last_print = 0.0
-    try:
+    sim = None
+    try:  # from the simulator's start on: whatever ends the run, the clean-up below stops it
+        sim = None if args.no_simulator else _start_simulator(args, bootstrap)
+        if sim:
+            _say(f"simulator producing ~{args.rate} events/s (log: {sub_dir('logs') / 'simulator.log'})")
+        _say("windows close once event time passes their end plus 5 s: the first signals appear within ~1 min")
+        deadline = time.monotonic() + args.duration if args.duration else float("inf")
+        last_print = 0.0
         with TopicReader(bootstrap, in_topics + out_topics, from_beginning=False,
                          value_format=args.format) as reader:
             while time.monotonic() < deadline:
@@ -214,12 +253,8 @@ def run_suite(args: argparse.Namespace) -> int:
         pass
     finally:
         _say("stopping…")
-        if sim and sim.poll() is None:
-            sim.send_signal(signal.SIGINT)
-            try:
-                sim.wait(10)
-            except subprocess.TimeoutExpired:
-                sim.kill()
+        if sim:
+            _stop_simulator(sim)
         try:
             client.cancel().result()
         except Exception as exc:  # noqa: BLE001 - already stopped is fine at shutdown

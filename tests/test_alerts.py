@@ -17,6 +17,8 @@ import pytest
 
 from cxstream import alert_rules, contracts
 from cxstream.codec import Codec, key_bytes
+from cxstream.consume import TopicReader
+from cxstream.runtime import RunOptions, build, load_spec
 from cxstream.sample_data import interactions
 from tests.conftest import make_test_profile, subprocess_env
 from tests.kafka_io import produce_records, read_settled, run_bounded
@@ -57,6 +59,14 @@ def _dead_letters(start: int, topic: str) -> list[dict]:
     return letters
 
 
+def _trigger(trigger_id: str, action: str, customer: str, segment: str | None, event_time: int,
+             latency_ms: int) -> dict:
+    """A trigger as the decisions job writes it: decided latency_ms after its triggering event."""
+    return {"trigger_id": trigger_id, "customer_id": customer, "action": action, "route": "bot", "priority": 1,
+            "confidence": 0.9, "reason_codes": ["test"], "evidence": {}, "event_time": event_time,
+            "emit_time": event_time + latency_ms, "segment": segment, "value": 1.0}
+
+
 def _triggers(start: int) -> list[dict]:
     """e2e_latency: 10 `callback` triggers a minute in minutes 2-4, 8 s late for three of minute 3's.
     fairness: in the first ten-minute window `discount` reaches new and regular customers far more
@@ -64,9 +74,7 @@ def _triggers(start: int) -> list[dict]:
     out = []
 
     def trigger(action: str, customer: str, segment: str | None, event_time: int, latency_ms: int) -> None:
-        out.append({"trigger_id": f"t{len(out)}", "customer_id": customer, "action": action, "route": "bot",
-                    "priority": 1, "confidence": 0.9, "reason_codes": ["test"], "evidence": {}, "event_time":
-                    event_time, "emit_time": event_time + latency_ms, "segment": segment, "value": 1.0})
+        out.append(_trigger(f"t{len(out)}", action, customer, segment, event_time, latency_ms))
 
     for m in (2, 3, 4):
         for i in range(10):
@@ -78,7 +86,30 @@ def _triggers(start: int) -> list[dict]:
                 for i in range(n):
                     customer = f"c{3 * i + s}"  # c{k} has segment SEGMENTS[k % 3], as in _interactions
                     trigger(action, customer, segment, start + w * FAIR_WINDOW + (i + 1) * 20_000 + s * 1000, 700)
-    return sorted(out, key=lambda t: t["event_time"])
+    return sorted(out, key=lambda t: t["emit_time"])
+
+
+def _disordered_triggers(start: int) -> list[dict]:
+    """`cart_recovery` triggers in the order the decisions job emits them: emit times in order, event
+    times not. Every `new` customer's trigger is a cart-idle timer that fires 40 s after its
+    triggering moment, so its event time is ~19 s behind that of the trigger emitted 20 s before it
+    (decided within a second of its event): far past the 5 s out-of-orderness an event-time watermark
+    allows. Window 0: new 8, regular 8, vip 2 (ratio 0.25 with the timers counted, 0 without them);
+    window 1: 4 each (resolves)."""
+    out = []
+    for w, counts in ((0, {"new": 8, "regular": 8, "vip": 2}), (1, {"new": 4, "regular": 4, "vip": 4})):
+        emitted = 0
+        for i in range(max(counts.values())):
+            for segment in ("regular", "new", "vip"):
+                if i >= counts[segment]:
+                    continue
+                emit = start + w * FAIR_WINDOW + 30_000 + emitted * 20_000
+                latency = 40_000 if segment == "new" and w == 0 else 700
+                customer = f"c{3 * i + SEGMENTS.index(segment)}"  # segment as in _interactions
+                out.append(_trigger(f"d{w}-{segment}-{i}", "cart_recovery", customer, segment, emit - latency,
+                                    latency))
+                emitted += 1
+    return out
 
 
 def _drift(start: int) -> list[dict]:
@@ -106,14 +137,18 @@ def _sentiment(start: int) -> list[dict]:
 
 
 # -- the oracle --------------------------------------------------------------------------------
+def _evaluation(kind: str, subject: str, ws: int, we: int, observed: float, breached: bool) -> dict:
+    return {"kind": kind, "subject": subject, "window_start": int(ws), "window_end": int(we),
+            "observed": float(observed), "breached": bool(breached)}
+
+
 def _evaluations(start: int, rows: list[dict], letters: list[dict], triggers: list[dict], drift: list[dict],
                  sentiment: list[dict], interactions_topic: str) -> list[dict]:
     """Per (kind, subject, window): the statistic and whether it breaches, computed in pandas."""
     out: list[dict] = []
 
     def add(kind: str, subject: str, ws: int, we: int, observed: float, breached: bool) -> None:
-        out.append({"kind": kind, "subject": subject, "window_start": int(ws), "window_end": int(we),
-                    "observed": float(observed), "breached": bool(breached)})
+        out.append(_evaluation(kind, subject, ws, we, observed, breached))
 
     df = pd.DataFrame(rows)
     df["minute"] = df["event_time"] // MINUTE * MINUTE
@@ -142,7 +177,7 @@ def _evaluations(start: int, rows: list[dict], letters: list[dict], triggers: li
                 d / (d + n) > RULES["dlq_rate"]["max_rate"])
 
     tr = pd.DataFrame(triggers)
-    tr["minute"] = tr["event_time"] // MINUTE * MINUTE
+    tr["minute"] = tr["emit_time"] // MINUTE * MINUTE  # the alerts job's event time for triggers
     e2e = RULES["e2e_latency"]
     for minute, g in tr.groupby("minute"):
         if len(g) >= e2e["min_triggers"]:
@@ -165,9 +200,18 @@ def _evaluations(start: int, rows: list[dict], letters: list[dict], triggers: li
             add("sentiment_spike", subject + ".mean_compound", s["window_start"], s["window_end"],
                 s["mean_compound"], s["mean_compound"] < ss["min_mean_compound"])
 
+    return out + _fairness_evaluations(rows, triggers)
+
+
+def _fairness_evaluations(rows: list[dict], triggers: list[dict]) -> list[dict]:
+    """Per action and fairness window: triggers per active customer of each segment, lowest over
+    highest. Triggers count in the window of their emit time (the alerts job's event time for
+    cx.nba.triggers, see schemas/nba_trigger.avsc), active customers in that of their interactions."""
     fr = RULES["fairness"]
+    out = []
+    df, tr = pd.DataFrame(rows), pd.DataFrame(triggers)
     df["fwin"] = df["event_time"] // FAIR_WINDOW * FAIR_WINDOW
-    tr["fwin"] = tr["event_time"] // FAIR_WINDOW * FAIR_WINDOW
+    tr["fwin"] = tr["emit_time"] // FAIR_WINDOW * FAIR_WINDOW
     active = df.groupby(["fwin", "segment"])["customer_id"].nunique()
     for (fwin, action), g in tr.groupby(["fwin", "action"]):
         rates = {}
@@ -177,7 +221,7 @@ def _evaluations(start: int, rows: list[dict], letters: list[dict], triggers: li
                 rates[segment] = (g["segment"] == segment).sum() / n_active
         if len(rates) >= 2 and len(g) >= fr["min_triggers"] and max(rates.values()) > 0:
             ratio = min(rates.values()) / max(rates.values())
-            add("fairness", action, fwin, fwin + FAIR_WINDOW, ratio, ratio < fr["min_ratio"])
+            out.append(_evaluation("fairness", action, fwin, fwin + FAIR_WINDOW, ratio, ratio < fr["min_ratio"]))
     return out
 
 
@@ -206,25 +250,52 @@ def _expected_alerts(evaluations: list[dict]) -> dict[tuple[str, str], list[tupl
 
 
 # -- the test ----------------------------------------------------------------------------------
-def _produce_in_one_partition(bootstrap: str, profile, contract_name: str, records: list[dict]) -> None:
-    """Windowed output rows, stamped 2 s after their window's end, all into partition 0.
+def _produce_in_one_partition(bootstrap: str, profile, contract_name: str, records: list[dict],
+                              timestamps: list[int]) -> None:
+    """Output rows, in the order given, all into partition 0.
 
-    The drift and sentiment jobs key these topics by window, so a window's rows land on every
+    The drift and sentiment jobs key their topics by window, so a window's rows land on every
     partition. Live, each window's rows arrive together; a five-row backlog replayed from the
     beginning, though, may be read one partition at a time, and the rows of the partition read
     last would be behind the watermark (late, so dead-lettered). One partition keeps this test
-    about alerting; the README's known limits say what a replay of these topics risks.
+    about alerting; the README's known limits say what a replay of these topics risks. Triggers go
+    to one partition where their order on the topic is what a test is about.
     """
     from kafka import KafkaProducer
 
     c = contracts.load(contract_name)
     codec = Codec(c, profile.value_format)
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    for r in records:
+    for r, ts in zip(records, timestamps, strict=True):
         producer.send(profile.topic(c.topic), key=key_bytes(c, r), value=codec.encode(r), partition=0,
-                      timestamp_ms=r["window_end"] + 2000)
+                      timestamp_ms=ts)
     producer.flush()
     producer.close()
+
+
+def _produce_interactions(bootstrap: str, profile, rows: list[dict]) -> None:
+    """_interactions' rows, each stamped with its own Kafka timestamp."""
+    produce_records(bootstrap, profile, "interaction", [{k: v for k, v in r.items() if k != "_kafka_ts"} for r in rows],
+                    [r["_kafka_ts"] for r in rows])
+
+
+def _alerts_by_key(messages) -> dict[tuple[str, str], list[dict]]:
+    """cx.alerts' records per (kind, subject): one key's records share a partition and keep their order."""
+    got: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for m in messages:
+        got[(m.record["kind"], m.record["subject"])].append(m.record)
+    return got
+
+
+def _assert_history(key: tuple[str, str], history: list[dict], records: list[tuple]) -> None:
+    """One key's alert records against _expected_alerts' for it, observed values included."""
+    assert [(a["state"], a["count"], a["first_seen"], a["last_seen"], a["window_start"]) for a in history] == \
+        [r[:5] for r in records], key
+    for a, r in zip(history, records, strict=True):
+        assert a["observed"] == pytest.approx(r[5], rel=1e-9), (key, a)
+        assert a["severity"] == RULES[key[0]]["severity"]
+        if a["state"] == "open":
+            assert a["observed"] != pytest.approx(a["threshold"])
 
 
 def _tail(bootstrap: str, prefix: str, *args: str, max_records: int) -> list[dict]:
@@ -242,21 +313,21 @@ def test_every_alert_kind_opens_counts_and_resolves_as_the_oracle_says(bootstrap
     rows = _interactions(start)
     letters = _dead_letters(start, profile.topic("cx.events.interactions"))
     triggers, drift, sentiment = _triggers(start), _drift(start), _sentiment(start)
-    produce_records(bootstrap, profile, "interaction", [{k: v for k, v in r.items() if k != "_kafka_ts"} for r in rows],
-                    [r["_kafka_ts"] for r in rows])
+    _produce_interactions(bootstrap, profile, rows)
     produce_records(bootstrap, profile, "dlq_record", letters, [r["detected_at"] for r in letters])
     produce_records(bootstrap, profile, "nba_trigger", triggers, [t["emit_time"] for t in triggers])
-    _produce_in_one_partition(bootstrap, profile, "drift_stat", drift)
-    _produce_in_one_partition(bootstrap, profile, "sentiment_aggregate", sentiment)
+    _produce_in_one_partition(bootstrap, profile, "drift_stat", drift, [r["window_end"] + 2000 for r in drift])
+    _produce_in_one_partition(bootstrap, profile, "sentiment_aggregate", sentiment,
+                              [r["window_end"] + 2000 for r in sentiment])
 
     run_bounded("alerts", profile)
 
-    messages = read_settled(bootstrap, profile, "cx.alerts")
-    got: dict[tuple[str, str], list[dict]] = defaultdict(list)
-    for m in messages:  # one key per (kind, subject): its records share a partition and keep their order
-        got[(m.record["kind"], m.record["subject"])].append(m.record)
     expected = _expected_alerts(_evaluations(start, rows, letters, triggers, drift, sentiment,
                                              profile.topic("cx.events.interactions")))
+    # At least as many records as expected before a quiet spell may end the read: on a loaded machine
+    # the reader itself can stall for longer than the spell (seen: whole alert kinds missing).
+    messages = read_settled(bootstrap, profile, "cx.alerts", at_least=sum(map(len, expected.values())))
+    got = _alerts_by_key(messages)
 
     # Every kind is exercised, and the stream was built to breach each exactly as described above.
     assert {k for k, _ in expected} == {"event_lag", "e2e_latency", "throughput_drop", "dlq_rate", "drift",
@@ -270,14 +341,7 @@ def test_every_alert_kind_opens_counts_and_resolves_as_the_oracle_says(bootstrap
 
     assert set(got) == set(expected), (sorted(got), sorted(expected))
     for key, records in expected.items():
-        history = got[key]
-        assert [(a["state"], a["count"], a["first_seen"], a["last_seen"], a["window_start"]) for a in history] == \
-            [r[:5] for r in records], key
-        for a, r in zip(history, records, strict=True):
-            assert a["observed"] == pytest.approx(r[5], rel=1e-9), (key, a)
-            assert a["severity"] == RULES[key[0]]["severity"]
-            if a["state"] == "open":
-                assert a["observed"] != pytest.approx(a["threshold"])
+        _assert_history(key, got[key], records)
 
     # tail: the minimum-severity and kind filters, then a consumer group resuming where it stopped.
     total = len(messages)
@@ -295,3 +359,76 @@ def test_every_alert_kind_opens_counts_and_resolves_as_the_oracle_says(bootstrap
     seen = [(r["partition"], r["offset"]) for r in first + rest]
     assert len(first) == 5 and len(set(seen)) == len(seen) == total
     assert set(seen) == {(m.partition, m.offset) for m in messages}
+
+
+
+def _split_before_disorder(triggers: list[dict]) -> list[list[dict]]:
+    """The triggers in order, cut before each one whose event time is behind an earlier one's."""
+    batches: list[list[dict]] = []
+    latest = None
+    for t in triggers:
+        if not batches or (latest is not None and t["event_time"] < latest):
+            batches.append([])
+        batches[-1].append(t)
+        latest = t["event_time"] if latest is None else max(latest, t["event_time"])
+    return batches
+
+
+def _wait_until_read(bootstrap: str, group: str, topic: str, offset: int, timeout_s: float = 180) -> None:
+    """Until the job's checkpoints have committed `offset` on partition 0 of `topic` for its group:
+    it has read everything before it (a fixed pause says nothing on a loaded machine)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    watcher = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while (watcher.committed(TopicPartition(topic, 0)) or 0) < offset:
+            assert time.monotonic() < deadline, f"the job did not read {topic} up to offset {offset}"
+            time.sleep(0.3)
+    finally:
+        watcher.close()
+
+
+@pytest.mark.slow
+def test_triggers_out_of_order_in_event_time_count_for_fairness_and_none_is_late(bootstrap: str, prefix: str) -> None:
+    """The decisions job writes triggers as it decides them, from four inputs and from cart-idle
+    timers, so their event times are out of order on cx.nba.triggers while their emit times are not.
+    The alerts job must count every one of them (none dead-lettered as late).
+
+    Live, not bounded: a backlog is read faster than the source's periodic watermark moves, so it
+    would hide the disorder. The triggers arrive as they would from a running decisions job, each
+    batch read (and the watermark moved past it) before the next, which starts with a trigger
+    behind the previous batch's event times."""
+    profile = make_test_profile(bootstrap, prefix, "avro", partitions=1)  # one partition: order is the topic's
+    start = (int(time.time() * 1000) // FAIR_WINDOW - 6) * FAIR_WINDOW
+    rows, triggers = _interactions(start), _disordered_triggers(start)
+    emit = [t["emit_time"] for t in triggers]
+    batches = _split_before_disorder(triggers)
+    assert emit == sorted(emit) and len(batches) > 5  # in order of emit time, not of event time
+    _produce_interactions(bootstrap, profile, rows)
+    group, topic = f"{prefix}alerts", profile.topic("cx.nba.triggers")
+    pipeline = build([load_spec("alerts")], profile, RunOptions(checkpoint_interval="1 s", group_id=group),
+                     job_name="test-alerts-disordered-triggers")
+    client = pipeline.execute().get_job_client()
+    key = ("fairness", "cart_recovery")
+    try:
+        for batch in batches:
+            sent = produce_records(bootstrap, profile, "nba_trigger", batch, [t["emit_time"] for t in batch])
+            _wait_until_read(bootstrap, group, topic, sent[-1].offset + 1)
+            time.sleep(0.5)  # and the source's periodic watermark (every 200 ms) has moved past it
+        # Close every window: an interaction and a trigger of now (no window of theirs has enough to evaluate).
+        now = int(time.time() * 1000)
+        _produce_interactions(bootstrap, profile, [{**rows[-1], "event_id": "flush", "event_time": now,
+                                                    "_kafka_ts": now}])
+        flush = _trigger("flush", "flush", "c0", "new", now - 700, 700)
+        produce_records(bootstrap, profile, "nba_trigger", [flush], [flush["emit_time"]])
+        with TopicReader(bootstrap, [profile.topic("cx.alerts")], topic_prefix=prefix) as reader:
+            alerts = reader.read_until(lambda got: len(_alerts_by_key(got)[key]) >= 2, 240)
+        letters = [m.record for m in read_settled(bootstrap, profile, "cx.dlq")]
+    finally:
+        client.cancel().result()
+
+    assert [r for r in letters if r["stage"] == "late" or r["source_topic"].endswith("cx.nba.triggers")] == []
+    expected = _expected_alerts(_fairness_evaluations(rows, triggers))
+    assert [(r[0], r[5]) for r in expected[key]] == [("open", pytest.approx(0.25)), ("resolved", 1.0)]  # timers count
+    _assert_history(key, _alerts_by_key(alerts)[key], expected[key])

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,6 +42,19 @@ def _stop(proc) -> None:
         proc.wait(10)
     except Exception:  # noqa: BLE001 - a broker that ignores SIGINT is killed
         proc.kill()
+
+
+def _tear_down(client: Any, proc: subprocess.Popen[bytes], proxy: BrokerProxy | None = None) -> None:
+    """Cancel the test's job if it started, then stop the proxy and the broker. Each step runs even if
+    the job already failed, so a failing test leaves no job, proxy or broker behind."""
+    if client is not None:
+        try:
+            client.cancel().result()
+        except Exception:  # noqa: BLE001 - already failed: the test's own assertion says why
+            pass
+    if proxy is not None:
+        proxy.stop()
+    _stop(proc)
 
 
 def test_a_job_rides_out_a_broker_restart_and_carries_on(tmp_path) -> None:
@@ -78,12 +92,7 @@ def test_a_job_rides_out_a_broker_restart_and_carries_on(tmp_path) -> None:
         assert str(client.get_job_status().result()) == "JobStatus.RUNNING"
         print(f"after the restart: {len(beyond)} read, {skipped} skipped (offsets below the job's positions)")
     finally:
-        if client is not None:
-            try:
-                client.cancel().result()
-            except Exception:  # noqa: BLE001 - already failed: the assertion above says why
-                pass
-        _stop(proc)
+        _tear_down(client, proc)
 
 
 # -- a slow or unreachable broker: the job's traffic goes through tests/broker_proxy.py -------------------
@@ -128,10 +137,7 @@ def test_a_slow_broker_slows_the_job_but_loses_and_repeats_nothing(tmp_path) -> 
         assert str(client.get_job_status().result()) == "JobStatus.RUNNING"
         assert "switched from state RUNNING to RESTARTING" not in flink_log.since(sizes)
     finally:
-        if client is not None:
-            client.cancel().result()
-        proxy.stop()
-        _stop(proc)
+        _tear_down(client, proc, proxy)
 
 
 def test_unreachable_longer_than_the_delivery_timeout_restarts_from_the_checkpoint_and_loses_nothing(
@@ -194,13 +200,7 @@ def test_unreachable_longer_than_the_delivery_timeout_restarts_from_the_checkpoi
         print(f"unreachable {outage_s} s: status during the outage {status_during}; {restarts} restart(s); "
               f"{len(ids)} records out for {len(records)} in ({len(ids) - len(set(ids))} written twice)")
     finally:
-        if client is not None:
-            try:
-                client.cancel().result()
-            except Exception:  # noqa: BLE001 - already failed: the assertion above says why
-                pass
-        proxy.stop()
-        _stop(proc)
+        _tear_down(client, proc, proxy)
 
 
 @pytest.mark.parametrize("command", [
@@ -210,9 +210,7 @@ def test_unreachable_longer_than_the_delivery_timeout_restarts_from_the_checkpoi
 def test_unreachable_at_start_every_command_says_so_in_one_line(command, tmp_path) -> None:
     port = broker.free_port()  # nothing listens there
     args = [*command[:1], *command[1:]]
-    if command[0] == "job":
-        args += ["--bootstrap-servers", f"127.0.0.1:{port}"]
-    elif command[0] == "reference":
+    if command[0] in ("job", "reference"):
         args += ["--bootstrap-servers", f"127.0.0.1:{port}"]
     else:
         args.insert(1, f"--bootstrap-servers=127.0.0.1:{port}")

@@ -83,6 +83,23 @@ def test_both_profiles_render_the_same_tables_with_their_own_connectors(monkeypa
     assert "s3cr3t" in local.source(contracts.load("interaction"), "t", opts)
 
 
+def test_triggers_read_back_are_timed_by_emit_time_while_their_writer_keeps_event_time() -> None:
+    """cx.read_back_time: a job reading cx.nba.triggers back takes emit_time (in order on the topic)
+    as event time; the decisions job's sink, and every contract without it, keep cx.event_time."""
+    renderer = TableRenderer(make_profile("local", "x:1", "avro"))
+    trigger = contracts.load("nba_trigger")
+    read_back = contracts.as_input(trigger)
+    assert (trigger.event_time, read_back.event_time) == ("event_time", "emit_time")
+    source = renderer.source(read_back, "t", SourceOptions(job_name="j", group_id="g"))
+    assert "WATERMARK FOR `emit_time` AS LEAST(`emit_time`, `kafka_timestamp`)" in source
+    late = validation.sql_late_reason(read_back) or ""
+    assert "`emit_time` < CURRENT_WATERMARK(`emit_time`)" in late and "event_time" not in late
+    assert "'metrics.event-time-field' = 'event_time'" in renderer.sink(trigger, "t")
+    for c in contracts.all_contracts():
+        if c.name != "nba_trigger":
+            assert contracts.as_input(c) == c
+
+
 def test_avro_columns_are_not_null_exactly_where_the_contract_requires() -> None:
     c = contracts.load("interaction")
     avro_ddl = TableRenderer(make_profile("local", "x:1", "avro")).sink(c, "t", upsert=False)
