@@ -10,6 +10,7 @@ import argparse
 import math
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -297,6 +298,22 @@ def test_journeys_switch_channels_for_the_same_customer(busy_avro: list[SimEvent
         if e.good and e.contract == "interaction":
             channels[e.record["customer_id"]].add(e.record["channel"])
     assert sum(1 for c in channels.values() if len(c) > 1) >= 10
+
+
+# --- bookings ---------------------------------------------------------------------------------------------
+
+def test_bookings_are_purchases_of_the_route_and_route_delays_follow_them(busy_avro: list[SimEvent]) -> None:
+    route_key = re.compile(r"^[A-Z]{3}-[A-Z]{3}$")
+    good = [e.record for e in busy_avro if e.good and not e.duplicate and not e.scenario]  # background only
+    bookings = [r for r in good if r.get("event_type") == "purchase" and route_key.match(r.get("item_id") or "")]
+    assert len(bookings) >= 10 and all(r["amount"] > 0 and r["currency"] for r in bookings)
+    booked_at: dict[str, int] = {}
+    for r in bookings:
+        booked_at.setdefault(r["item_id"], r["event_time"])
+    about_routes = [r for r in good if r.get("context_type") == "flight_delay" and r["subject_key"]]
+    # Delays are drawn among routes booked so far (before the first booking: any route).
+    assert about_routes and all(r["subject_key"] in booked_at and booked_at[r["subject_key"]] <= r["event_time"]
+                                for r in about_routes if r["event_time"] > min(booked_at.values()) + 5_000)
 
 
 # --- pacing -------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from typing import Any
 
 from cxstream import contracts
 from cxstream.codec import Codec, key_bytes
+from cxstream.simulator.bookings import P_BOOK, plan_booking
 from cxstream.simulator.config import SimulatorConfig
 from cxstream.simulator.context_events import plan_context
 from cxstream.simulator.conversations import MEAN_TURNS, plan_conversation
@@ -72,6 +73,9 @@ class Engine:
         self.mint = Mint(self.rng)
         self.disorder = Disorder(random.Random(f"{seed}/disorder"), cfg.out_of_order_ms, cfg.late_share,
                                  cfg.lateness_ms)
+        self._booking_rng = random.Random(f"{seed}/bookings")
+        self._booking_mint = Mint(self._booking_rng)
+        self._t0 = 2**63  # the run's start (event time), set by events()
         self._bad_rng = random.Random(f"{seed}/bad")
         self._dup_rng = random.Random(f"{seed}/duplicates")
         self.hostile = (Hostile(self._bad_rng, cfg.fmt, cfg.bad_kinds, cfg.huge_bytes) if cfg.bad_share
@@ -128,7 +132,11 @@ class Engine:
         w, rng = self.world, self.rng
         if process == "journey":
             idx = w.idle_customer(rng, t)
-            plan = plan_journey(rng, w, self.mint, idx, t)
+            # Not during the warm-up, whose records are never sent: a booking counts from its event on.
+            if t >= self._t0 and w.wants_to_book(idx, t) and self._booking_rng.random() < P_BOOK:
+                plan = plan_booking(self._booking_rng, w, self._booking_mint, idx, t)
+            else:
+                plan = plan_journey(rng, w, self.mint, idx, t)
             w.customers[idx].busy_until = plan.end
             for te, rec in plan.events:
                 self._push(te, _RECORD, ("interaction", rec))
@@ -226,6 +234,7 @@ class Engine:
             t0 = cfg.start_ms if cfg.start_ms is not None else _now_ms() // 1000 * 1000
         else:
             t0 = _now_ms()
+        self._t0 = t0
         if cfg.drift_after_s is not None:
             self._drift_from = t0 + int(cfg.drift_after_s * 1000)
         warmup = int(min(WARMUP_MS, WARMUP_EVENT_BUDGET / cfg.model_rate * 1000))
