@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import signal
+import subprocess
+import sys
 import time
 from collections import Counter, defaultdict
 
@@ -24,7 +27,7 @@ from cxstream.codec import key_bytes
 from cxstream.consume import TopicReader
 from cxstream.runtime import RunOptions, build, load_spec
 from cxstream.simulator import SimulatorConfig, run, scenario_customer_id
-from tests.conftest import make_test_profile
+from tests.conftest import make_test_profile, subprocess_env
 from tests.kafka_io import produce_records, read_settled, run_bounded
 
 pytestmark = pytest.mark.slow
@@ -447,3 +450,89 @@ def test_route_and_item_context_reaches_exactly_its_members(bootstrap: str, pref
     assert mine["trigger_id"].iloc[0] == trigger_id(traveller, "proactive_rebooking", scn_ctx)
     assert got[got["customer_id"] == scenario_customer_id("happy", 1)].empty
 
+
+# --- the closed loop: a live simulator answers the job's real triggers ---------------------------
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def test_a_live_simulator_answers_real_triggers_and_the_feedback_follows(bootstrap: str, prefix: str,
+                                                                         tmp_path) -> None:  # noqa: ANN001
+    """`cxstream simulate` on the wall clock, as `./cx run` starts it, beside a live decisions job:
+    its outcomes answer triggers that are on cx.nba.triggers, and cx.nba.feedback counts them as a
+    pandas join of the two topics does."""
+    profile = make_test_profile(bootstrap, prefix, "avro")
+    pipeline = build([load_spec("decisions")], profile, RunOptions(checkpoint_interval=None),
+                     job_name="test-decisions-closed-loop")
+    client = pipeline.execute().get_job_client()
+    log = tmp_path / "simulator.log"
+    cmd = [sys.executable, "-m", "cxstream.cli", "simulate", "--bootstrap-servers", bootstrap, "--topic-prefix", prefix,
+           "--rate", "40", "--customers", "2000", "--duration", "420", "--scenario", "checkout_rage_clicks",
+           "--scenario", "route_delay_booked", "--scenario-every", "30"]
+    with open(log, "wb") as out:
+        sim = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=subprocess_env())
+    try:
+        def enough(rows: list[dict]) -> bool:  # feedback for at least 10 outcomes
+            return sum(r["outcomes"] for r in _latest_rows(rows, FEEDBACK_KEY)) >= 10
+        read_all_until(bootstrap, profile, "cx.nba.feedback", enough, timeout_s=600)
+        # ... and a fanned-out rebooking, and a cart-recovery timer (the watermark moves on).
+        read_all_until(bootstrap, profile, "cx.nba.triggers", lambda rows: {"proactive_rebooking", "cart_recovery"}
+                       <= {r["action"] for r in rows if r["customer_id"].startswith("cust-scn-")}, timeout_s=300)
+    finally:
+        if sim.poll() is None:
+            sim.send_signal(signal.SIGINT)
+        try:
+            sim.wait(60)
+        except subprocess.TimeoutExpired:
+            sim.kill()
+    try:
+        outcomes = pd.DataFrame([m.record for m in read_settled(bootstrap, profile, "cx.events.outcomes")])
+        triggers = _latest_per_key(read_settled(bootstrap, profile, "cx.nba.triggers"), ["customer_id", "trigger_id"])
+        joined = outcomes.merge(triggers[["trigger_id", "customer_id", "action", "segment", "emit_time"]],
+                                on=["trigger_id", "customer_id"], how="left")
+        # Every outcome answers a trigger the job issued, once, after it was issued.
+        assert joined["action"].notna().all(), joined[joined["action"].isna()]
+        assert outcomes["trigger_id"].is_unique
+        assert (joined["event_time"] >= joined["emit_time"]).all()
+        assert set(outcomes["outcome"]) <= {"accepted", "dismissed", "ignored", "converted"}
+
+        joined["segment"] = joined["segment"].fillna("unknown")
+        joined["window_start"] = joined["event_time"] // FEEDBACK_WINDOW * FEEDBACK_WINDOW
+        kinds = ["accepted", "dismissed", "ignored", "converted"]
+        for kind in kinds:
+            joined[kind] = (joined["outcome"] == kind).astype(int)
+        want = joined.groupby(["action", "segment", "window_start"], as_index=False)[kinds].sum()
+        want["outcomes"] = want[kinds].sum(axis=1)
+        cols = ["action", "segment", "window_start", "outcomes", *kinds]
+        want_rows = sorted(tuple(r) for r in want[cols].itertuples(index=False))
+
+        def settled(rows: list[dict]) -> bool:
+            return sorted(tuple(r[c] for c in cols) for r in _latest_rows(rows, FEEDBACK_KEY)) == want_rows
+        read_all_until(bootstrap, profile, "cx.nba.feedback", settled, timeout_s=120)
+    finally:
+        client.cancel().result()
+
+    summary = log.read_text(errors="replace")
+    assert "outcomes answering" in summary, summary[-2000:]
+    latency = (triggers["emit_time"] - triggers["event_time"]).astype(float)
+    fanned = triggers["customer_id"].str.startswith("cust-scn-route-booked") & (
+        triggers["action"] == "proactive_rebooking")
+    at_event = triggers["action"] != "cart_recovery"  # a cart-idle timer fires after the watermark passes
+    print(f"\nclosed loop: {len(outcomes)} outcomes for {len(triggers)} triggers; "
+          f"{summary[summary.index('outcomes answering'):].splitlines()[0]}")
+    for name, sel in (("fanned-out rebooking", fanned), ("every trigger decided at its event", at_event)):
+        ms = latency[sel].tolist()
+        print(f"event → trigger emit, {name}: n={len(ms)} p50={_percentile(ms, 0.5):.0f} ms "
+              f"p99={_percentile(ms, 0.99):.0f} ms max={max(ms):.0f} ms")
+    assert fanned.any()
+
+
+FEEDBACK_KEY = list(contracts.load("action_feedback").key)
+
+
+def _latest_rows(rows: list[dict], key: list[str]) -> list[dict]:
+    latest = {tuple(r[k] for k in key): r for r in rows}
+    return list(latest.values())
