@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -52,6 +53,12 @@ class JobSpec:
     # stream, the alert evaluations the deduplication stage keys by kind and subject); sql_files run
     # after. Same ${placeholders} as sql_files.
     sql_before_stream: tuple[str, ...] = ()
+    # (view, new view, column): `view` comes out of a regular join, which keeps no time attribute, and a
+    # later statement needs it in event time again. Right after the statement that creates `view`,
+    # `new view` is registered: the same rows, with `column` (TIMESTAMP_LTZ(3)) as the event-time
+    # attribute and the watermarks that flow out of `view` passed on unchanged (SOURCE_WATERMARK()).
+    # The round trip goes through a DataStream in Java only: no Python on the path.
+    event_time_views: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass
@@ -340,12 +347,29 @@ class Pipeline:
         self.statements.add_insert_sql(sql)
         self.inserts.append(sql)
 
-    def add_sql_file(self, name: str, instances: tuple[dict[str, str], ...] = ()) -> None:
+    def add_sql_file(self, name: str, instances: tuple[dict[str, str], ...] = (),
+                     event_time_views: tuple[tuple[str, str, str], ...] = ()) -> None:
+        retime = {view: (new_view, column) for view, new_view, column in event_time_views}
         for statement in sqlfiles.load(name, instances=instances):
             if sqlfiles.is_insert(statement):
                 self._add_insert(statement)
-            else:
-                self._execute_ddl(statement)
+                continue
+            self._execute_ddl(statement)
+            created = _CREATED_VIEW.match(statement)
+            if created and created.group(1) in retime:
+                self.add_event_time_view(created.group(1), *retime[created.group(1)])
+
+    def add_event_time_view(self, view: str, new_view: str, column: str) -> None:
+        """`new_view`: the rows of `view` with `column` as event-time attribute (see JobSpec.event_time_views).
+
+        Why: SQL cannot declare a time attribute on a view, and Flink drops time attributes in a
+        regular join; an interval join keeps them but holds the watermark back by its interval.
+        """
+        from pyflink.table import Schema
+
+        stream = self.t_env.to_data_stream(self.t_env.from_path(view))
+        schema = Schema.new_builder().watermark(column, "SOURCE_WATERMARK()").build()
+        self.t_env.create_temporary_view(new_view, self.t_env.from_data_stream(stream, schema))
 
     def add_spec(self, spec: JobSpec) -> None:
         for name in spec.inputs:
@@ -360,17 +384,20 @@ class Pipeline:
         for module in spec.udf_modules:
             self.add_udfs(module)
         for sql_file in spec.sql_before_stream:
-            self.add_sql_file(sql_file, spec.sql_instances)
+            self.add_sql_file(sql_file, spec.sql_instances, spec.event_time_views)
         for module in spec.stream_modules:
             self._import_udf_module(module).build(self)
         for sql_file in spec.sql_files:
-            self.add_sql_file(sql_file, spec.sql_instances)
+            self.add_sql_file(sql_file, spec.sql_instances, spec.event_time_views)
 
     def explain(self) -> str:
         return self.statements.explain()
 
     def execute(self) -> TableResult:
         return self.statements.execute()
+
+
+_CREATED_VIEW = re.compile(r"^\s*CREATE\s+(?:TEMPORARY\s+)?VIEW\s+(?:IF\s+NOT\s+EXISTS\s+)?`?(\w+)`?", re.I)
 
 
 def build(specs: list[JobSpec], profile: Profile, opts: RunOptions, job_name: str | None = None) -> Pipeline:

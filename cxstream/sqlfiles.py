@@ -25,7 +25,10 @@ class Located:
 
 
 def split_located(text: str) -> list[Located]:
-    """Like split_statements, keeping where each statement starts (for errors that name a line)."""
+    """Like split_statements, keeping where each statement starts (for errors that name a line).
+
+    Comments are dropped, but not query hints (`/*+ STATE_TTL('c' = '1h') */`): Flink reads those.
+    """
     statements: list[Located] = []
     buf: list[str] = []
     start: int | None = None  # offset of the statement's first character outside comments
@@ -49,6 +52,12 @@ def split_located(text: str) -> list[Located]:
         elif text.startswith("--", i):
             end = text.find("\n", i)
             i = n if end < 0 else end
+            continue
+        elif text.startswith("/*+", i):  # a query hint (/*+ STATE_TTL(...) */) is part of the statement
+            end = text.find("*/", i + 3)
+            stop = n if end < 0 else end + 2
+            buf.append(text[i:stop])
+            i = stop
             continue
         elif text.startswith("/*", i):
             end = text.find("*/", i + 2)

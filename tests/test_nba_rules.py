@@ -201,6 +201,28 @@ def test_context_events_are_active_for_their_ttl_and_expose_their_attributes() -
     assert "context.flight_delay" not in ctx.features(T0 + 7 * 3_600_000, rules.features)
 
 
+def test_a_fanned_out_context_event_is_applied_once_per_customer() -> None:
+    """A route-keyed delay reaches a customer once per booking row (two bookings, an at-least-once
+    copy): the second sight of the same context id is not a new moment and changes nothing."""
+    rules = parse_rules(base())
+    ctx = CustomerContext()
+    delay = Event("context", "c1", "ctx-route", T0, context_type="flight_delay", severity="high",
+                  attributes={"route": "LHR-JFK", "delay_minutes": "150", "flight": "BA117"})
+    assert ctx.apply(delay, rules.features) is True
+    assert decide(rules, ctx, "c1", "context", delay.event_id, T0).action == "proactive_rebooking"
+    later = Event("context", "c1", "ctx-route", T0 + 5 * S, context_type="flight_delay", severity="low",
+                  attributes={"delay_minutes": "20"})
+    assert ctx.apply(later, rules.features) is False  # the same context id: not applied again
+    assert ctx.features(T0 + 5 * S, rules.features)["context.flight_delay.severity"] == "high"
+    other = Event("context", "c1", "ctx-other", T0 + 6 * S, context_type="flight_delay", severity="low",
+                  attributes={"delay_minutes": "20"})
+    assert ctx.apply(other, rules.features) is True
+    # Remembered for the context TTL only: the set does not grow with the customer's history.
+    far = Event("context", "c1", "ctx-far", T0 + 7 * 3_600_000, context_type="stock_low", severity="low")
+    assert ctx.apply(far, rules.features) is True
+    assert set(ctx.contexts_seen) == {"ctx-far"}
+
+
 def _broken(path: str, value) -> dict:  # noqa: ANN001
     data = copy.deepcopy(base())
     node = data

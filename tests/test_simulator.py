@@ -10,6 +10,7 @@ import argparse
 import math
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -23,14 +24,16 @@ import pytest
 
 from cxstream import contracts
 from cxstream.codec import Codec, key_bytes
-from cxstream.simulator import SCENARIOS, SimulatorConfig, corpus, generate, run, scenario_customer_id
+from cxstream.simulator import SCENARIOS, SimulatorConfig, corpus, generate, outcomes, run, scenario_customer_id
 from cxstream.simulator import cli as sim_cli
 from cxstream.simulator.config import DEFAULT_MIX
+from cxstream.simulator.engine import Engine
 from cxstream.simulator.events import SimEvent
 from cxstream.simulator.hostile import BAD_KINDS, JSON_ONLY
 from cxstream.simulator.ids import Mint
 from cxstream.simulator.journeys import plan_journey
 from cxstream.simulator.ratelimit import TokenBucket
+from cxstream.simulator.trigger_feed import TriggerFeed
 from cxstream.simulator.world import World
 from cxstream.validation import MAX_CLOCK_SKEW_MS, python_reason
 
@@ -297,6 +300,90 @@ def test_journeys_switch_channels_for_the_same_customer(busy_avro: list[SimEvent
         if e.good and e.contract == "interaction":
             channels[e.record["customer_id"]].add(e.record["channel"])
     assert sum(1 for c in channels.values() if len(c) > 1) >= 10
+
+
+# --- outcomes ---------------------------------------------------------------------------------------------
+
+class HandOver:
+    """Stands in for a TriggerFeed: hands over one batch of triggers at the first drain."""
+
+    def __init__(self, triggers: list[dict]) -> None:
+        self.batches = [triggers]
+
+    def drain(self, limit: int = 1_000) -> list[dict]:
+        return self.batches.pop() if self.batches else []
+
+
+def _triggers(n: int) -> list[dict]:
+    return [{"trigger_id": f"trg-{i:04d}", "customer_id": f"cust-{i:06d}", "action": "cart_recovery",
+             "route": "bot", "segment": "new"} for i in range(n)]
+
+
+def test_outcomes_answer_the_triggers_handed_over_once_each_and_nothing_else() -> None:
+    assert sim().outcome_mode == "synthetic" and SimulatorConfig().outcome_mode == "triggers"
+    triggers = _triggers(40)
+    events = list(Engine(sim(duration_s=900, outcomes="triggers"), HandOver(triggers)).events())
+    answers = [e.record for e in events if e.contract == "outcome" and e.good and not e.duplicate]
+    assert sorted((o["trigger_id"], o["customer_id"]) for o in answers) == sorted(
+        (t["trigger_id"], t["customer_id"]) for t in triggers)
+    first = min(e.timestamp_ms for e in events)
+    assert all(first < o["event_time"] <= first + 181_000 for o in answers)  # after a delay, capped
+    # The interactions, messages and context keep the mix's proportions without the outcome share.
+    good = Counter(e.contract for e in events if e.good and not e.duplicate and e.contract != "outcome")
+    total = sum(good.values())
+    assert abs(good["interaction"] / total - 0.72 / 0.95) < 0.03, good
+    # No feed: nothing to answer, and no made-up outcomes either.
+    assert not [e for e in generate(sim(count=3_000, outcomes="triggers")) if e.contract == "outcome"]
+
+
+def test_answers_waiting_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cxstream.simulator import engine
+
+    monkeypatch.setattr(engine, "MAX_PENDING_ANSWERS", 10)
+    eng = Engine(sim(duration_s=300, outcomes="triggers"), HandOver(_triggers(25)))
+    answers = [e for e in eng.events() if e.contract == "outcome"]
+    assert len(answers) == eng.answered == 10 and eng.unanswered == 15
+
+
+def test_outcome_probabilities_per_action_route_and_segment() -> None:
+    for action in (*outcomes.OUTCOME_WEIGHTS, "an_action_not_in_the_table"):
+        for route in ("bot", "human", "specialist_ai", None):
+            new, vip = (outcomes.outcome_weights(action, route, seg) for seg in ("new", "vip"))
+            assert math.isclose(sum(new.values()), 1.0) and math.isclose(sum(vip.values()), 1.0)
+            assert new["dismissed"] > vip["dismissed"] and new["accepted"] < vip["accepted"]  # the modest gap
+    human, bot = (outcomes.outcome_weights("cart_recovery", r, "regular") for r in ("human", "bot"))
+    assert human["accepted"] > bot["accepted"]
+    rng = random.Random(1)
+    drawn = Counter(outcomes.answer(rng, {"action": "cart_recovery", "route": "bot", "segment": "regular"})[0]
+                    for _ in range(4_000))
+    want = outcomes.outcome_weights("cart_recovery", "bot", "regular")
+    assert all(abs(drawn[o] / 4_000 - p) < 0.03 for o, p in want.items())
+
+
+def test_the_trigger_feed_buffer_is_bounded_and_hands_each_trigger_out_once() -> None:
+    feed = TriggerFeed("127.0.0.1:1", "p.", capacity=3, remember=5, quiet=True)
+    assert feed.topic == "p.cx.nba.triggers"
+    for t in _triggers(4) + _triggers(2):  # two at-least-once rewrites
+        feed._offer(t)
+    assert (feed.stats.read, feed.stats.repeated, feed.stats.dropped) == (4, 2, 1)
+    assert [t["trigger_id"] for t in feed.drain(limit=2)] == ["trg-0000", "trg-0001"]
+    assert [t["trigger_id"] for t in feed.drain()] == ["trg-0002"] and feed.drain() == []
+
+
+# --- bookings ---------------------------------------------------------------------------------------------
+
+def test_bookings_are_purchases_of_the_route_and_route_delays_follow_them(busy_avro: list[SimEvent]) -> None:
+    route_key = re.compile(r"^[A-Z]{3}-[A-Z]{3}$")
+    good = [e.record for e in busy_avro if e.good and not e.duplicate and not e.scenario]  # background only
+    bookings = [r for r in good if r.get("event_type") == "purchase" and route_key.match(r.get("item_id") or "")]
+    assert len(bookings) >= 10 and all(r["amount"] > 0 and r["currency"] for r in bookings)
+    booked_at: dict[str, int] = {}
+    for r in bookings:
+        booked_at.setdefault(r["item_id"], r["event_time"])
+    about_routes = [r for r in good if r.get("context_type") == "flight_delay" and r["subject_key"]]
+    # Delays are drawn among routes booked so far (before the first booking: any route).
+    assert about_routes and all(r["subject_key"] in booked_at and booked_at[r["subject_key"]] <= r["event_time"]
+                                for r in about_routes if r["event_time"] > min(booked_at.values()) + 5_000)
 
 
 # --- pacing -------------------------------------------------------------------------------------------

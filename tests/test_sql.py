@@ -34,6 +34,11 @@ def test_statements_keep_the_line_they_start_on() -> None:
     assert got == [("SELECT 1", 2, True), ("SELECT\n 2", 4, True), ("SELECT 3", 6, False)]
 
 
+def test_query_hints_survive_the_split_and_comments_do_not() -> None:
+    text = "SELECT /*+ STATE_TTL('a' = '1h') */ x /* a note; */ FROM a;"
+    assert [s.text for s in split_located(text)] == ["SELECT /*+ STATE_TTL('a' = '1h') */ x  FROM a"]
+
+
 def test_a_calcite_position_is_turned_into_a_file_line() -> None:
     stmt = split_located("\n\nSELECT a,\n  b FROM nowhere;")[0]
     exc = RuntimeError("An error occurred while calling o75.explainSql.\n: org.apache.flink.table.api."

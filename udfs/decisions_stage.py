@@ -91,8 +91,7 @@ def _make_function(rules: RuleSet):  # noqa: ANN202 - a KeyedProcessFunction (py
                         st.context.record_outcome(ev.trigger_id, ev.outcome, rules.feedback) is None:
                     st.pending_outcomes.append((ev.event_ms, ev.trigger_id, ev.outcome))
                     ctx.timer_service().register_event_time_timer(ev.event_ms)
-            else:
-                st.context.apply(ev, settings)
+            elif st.context.apply(ev, settings):  # False: a context event this customer already has
                 trig = decide(rules, st.context, ev.customer_id, ev.kind, ev.event_id, ev.event_ms)
                 if trig is not None:
                     _settle_pending(st, trig)

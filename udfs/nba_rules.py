@@ -443,9 +443,19 @@ class CustomerContext:
     triggers: list[IssuedTrigger] = field(default_factory=list)
     cooldown_factor: dict[str, float] = field(default_factory=dict)  # action → feedback factor
     last_event_ms: int = 0
+    # Context events already applied (context id → event ms), for context_ttl: a route- or item-keyed
+    # context reaches a customer once per membership row (two bookings of the route, an at-least-once
+    # copy), and a context event is one moment, not several.
+    contexts_seen: dict[str, int] = field(default_factory=dict)
 
-    def apply(self, ev: Event, settings: FeatureSettings) -> None:
-        """Fold one interaction, customer turn or context event into the context."""
+    def apply(self, ev: Event, settings: FeatureSettings) -> bool:
+        """Fold one interaction, customer turn or context event into the context.
+
+        Returns False, changing nothing, for a context event this customer already has (same
+        context id): the caller then has no new moment to decide on.
+        """
+        if ev.kind == "context" and ev.context_type and not self._first_sight(ev, settings):
+            return False
         self.last_event_ms = max(self.last_event_ms, ev.event_ms)
         if ev.kind == "interaction":
             self._interaction(ev, settings)
@@ -463,6 +473,18 @@ class CustomerContext:
             seg = (ev.attributes or {}).get("customer_segment")
             if seg and self.segment is None:
                 self.segment = seg
+        return True
+
+    def _first_sight(self, ev: Event, settings: FeatureSettings) -> bool:
+        # setdefault: a context restored from state written before this field existed lacks it.
+        seen: dict[str, int] = self.__dict__.setdefault("contexts_seen", {})
+        if ev.event_id in seen:
+            return False
+        horizon = max(self.last_event_ms, ev.event_ms) - settings.context_ttl_ms
+        for context_id in [k for k, ms in seen.items() if ms < horizon]:
+            del seen[context_id]
+        seen[ev.event_id] = ev.event_ms
+        return True
 
     def _interaction(self, ev: Event, settings: FeatureSettings) -> None:
         if ev.segment:

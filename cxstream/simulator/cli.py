@@ -18,6 +18,7 @@ from cxstream.simulator.config import (
     CLOCKS,
     DEFAULT_HUGE_BYTES,
     DEFAULT_MIX,
+    OUTCOME_MODES,
     SimulatorConfig,
     parse_duration_ms,
     parse_mix,
@@ -47,6 +48,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="shares per contract, e.g. interaction=0.7,message=0.2,context=0.05,outcome=0.05 "
                         f"(default {','.join(f'{k}={v}' for k, v in DEFAULT_MIX.items())})")
     g.add_argument("--customers", type=int, default=20_000, help="population size (default 20000)")
+    g.add_argument("--outcomes", choices=OUTCOME_MODES, default=None,
+                   help="triggers: answer the decisions job's real triggers (read from cx.nba.triggers) with "
+                        "outcomes; synthetic: a made-up background stream (its share is the mix's outcome "
+                        "weight). Default: triggers with --clock wall, synthetic with --clock simulated")
 
     g = p.add_argument_group("time")
     g.add_argument("--clock", choices=CLOCKS, default="wall",
@@ -107,6 +112,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         drift_channel_share=args.drift_channel_share,
         scenario_every_s=args.scenario_every,
         compression=None if args.compression == "none" else args.compression,
+        outcomes=args.outcomes,
     )
 
 

@@ -15,6 +15,9 @@ from cxstream.contracts import INPUTS
 from cxstream.validation import MAX_CLOCK_SKEW_MS
 
 CLOCKS = ("wall", "simulated")
+# Where outcomes come from (outcomes.py): answers to the decisions job's real triggers, or a synthetic
+# background stream. None picks by clock: triggers on the wall clock, synthetic on the simulated one.
+OUTCOME_MODES = ("triggers", "synthetic")
 
 # Share of events per input contract. Interactions dominate real CX traffic; context and outcomes are sparse.
 DEFAULT_MIX: dict[str, float] = {"interaction": 0.72, "message": 0.20, "context": 0.03, "outcome": 0.05}
@@ -60,6 +63,7 @@ class SimulatorConfig:
     collect: bool = False  # keep every produced good record in the stats (test oracle input)
     compression: str | None = None  # None, "gzip" or "lz4" (lz4 needs the lz4 package)
     linger_ms: int = 5
+    outcomes: str | None = None  # "triggers", "synthetic" or None (by clock): see outcome_mode
 
     def __post_init__(self) -> None:
         problems = list(_problems(self))
@@ -72,6 +76,17 @@ class SimulatorConfig:
         if self.event_rate:
             return self.event_rate
         return self.rate if self.rate > 0 else 200.0
+
+    @property
+    def outcome_mode(self) -> str:
+        """'triggers' (answer the decisions job's real triggers) or 'synthetic' (made-up trigger ids).
+
+        The simulated clock is synthetic unless asked otherwise: its runs are pure functions of the
+        seed, and answers to a live topic would not be.
+        """
+        if self.outcomes is not None:
+            return self.outcomes
+        return "triggers" if self.clock == "wall" else "synthetic"
 
     def with_(self, **changes: Any) -> SimulatorConfig:
         return replace(self, **changes)
@@ -123,6 +138,8 @@ def _problems(c: SimulatorConfig) -> list[str]:
         out.append(f"unknown scenarios {wrong_scn} (known: {', '.join(SCENARIOS)})")
     if c.scenario_every_s is not None and c.scenario_every_s <= 0:
         out.append("scenario_every_s must be > 0")
+    if c.outcomes is not None and c.outcomes not in OUTCOME_MODES:
+        out.append(f"outcomes must be one of {OUTCOME_MODES}, not {c.outcomes!r}")
     if c.compression not in (None, "gzip", "lz4"):
         out.append("compression must be none, gzip or lz4")
     return out

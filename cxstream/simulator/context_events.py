@@ -30,8 +30,11 @@ def flight_severity(delay_minutes: int) -> str:
     return "medium" if delay_minutes >= 30 else "low"
 
 
-def flight_attributes(route: int, delay_minutes: int, t: int, departs_in_ms: int) -> dict[str, str]:
-    code, flight, origin, destination = ROUTES[route]
+def flight_attributes(route: int | tuple[str, str, str, str], delay_minutes: int, t: int,
+                      departs_in_ms: int) -> dict[str, str]:
+    """A delayed flight's attributes; `route` is an index into ROUTES or a (code, flight, origin,
+    destination) tuple of its own (a scenario's private route)."""
+    code, flight, origin, destination = ROUTES[route] if isinstance(route, int) else route
     scheduled = t + departs_in_ms
     return {"flight": flight, "route": code, "origin": origin, "destination": destination,
             "delay_minutes": str(delay_minutes), "scheduled_departure": iso_millis(scheduled),
@@ -58,18 +61,21 @@ def plan_context(rng: random.Random, world: World, mint: Mint, t: int) -> Record
 def _flight_delay(rng: random.Random, world: World, mint: Mint, t: int) -> Record:
     delay = max(15, min(480, int(rng.lognormvariate(4.2, 0.7))))  # median ~67 min
     severity = flight_severity(delay)
-    routes = list(world.booked_by_route)
+    # Delays are drawn among routes someone has booked (as the events show it), so that they matter.
+    routes = world.booked_routes(t)
     if routes and rng.random() < 0.5:  # one booking: about a customer
         route = rng.choice(routes)
-        idx = rng.choice(world.booked_by_route[route])
+        idx = rng.choice(world.booked_on(route, t))
         cust = world.customers[idx]
         attrs = flight_attributes(route, delay, t, rng.randint(1, 12) * 3_600_000)
         attrs.update(booking_ref=cust.booking_ref or "", customer_segment=cust.segment, value_tier=cust.tier)
         _flight_reason(rng, world, idx, t, attrs, delay, p=0.5)
         return records.context(mint.short("ctx"), "flight_delay", severity, attrs, customer_id=cust.id)
+    # About the route (subject_key = its key): the decisions job fans it out to every customer whose
+    # booking purchase of that route it has seen (sql/decisions_inputs.sql).
     route = rng.choice(routes) if routes else rng.randrange(len(ROUTES))
     attrs = flight_attributes(route, delay, t, rng.randint(1, 12) * 3_600_000)
-    for idx in world.booked_by_route.get(route, [])[: rng.randint(0, 3)]:
+    for idx in world.booked_on(route, t)[: rng.randint(0, 3)]:
         _flight_reason(rng, world, idx, t, attrs, delay, p=0.6)
     return records.context(mint.short("ctx"), "flight_delay", severity, attrs, subject_key=ROUTES[route][0])
 

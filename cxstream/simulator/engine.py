@@ -9,6 +9,13 @@ conversations mid-way) instead of ramping up from an empty world.
 
 Independent random streams drive the world, the traffic, the disorder, the bad records and the
 duplicates; switching bad records on does not change a single good record.
+
+Outcomes come from one of two places (outcomes.py says why): on the simulated clock, from a
+synthetic arrival process like the others; on the wall clock, as answers to the decisions job's
+real triggers, handed in by a TriggerFeed (trigger_feed.py) that the engine drains between two
+events without waiting. An answer is scheduled on the event-time queue like any record, a plausible
+delay after the moment it is read, and is not part of the mix (it reacts to triggers; it is not an
+arrival process with a share).
 """
 
 from __future__ import annotations
@@ -18,10 +25,11 @@ import itertools
 import random
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cxstream import contracts
 from cxstream.codec import Codec, key_bytes
+from cxstream.simulator.bookings import P_BOOK, plan_booking
 from cxstream.simulator.config import SimulatorConfig
 from cxstream.simulator.context_events import plan_context
 from cxstream.simulator.conversations import MEAN_TURNS, plan_conversation
@@ -30,13 +38,19 @@ from cxstream.simulator.events import SimEvent
 from cxstream.simulator.hostile import Hostile
 from cxstream.simulator.ids import Mint
 from cxstream.simulator.journeys import plan_journey
-from cxstream.simulator.outcomes import plan_outcome
+from cxstream.simulator.outcomes import answer, answer_record, plan_outcome
 from cxstream.simulator.records import Record
 from cxstream.simulator.scenarios import SCENARIOS, ScenarioKit, Step
 from cxstream.simulator.world import World
 from cxstream.validation import MAX_CLOCK_SKEW_MS
 
-_RECORD, _SCENARIO, _DUPLICATE, _SPAWN, _SCENARIO_START = range(5)
+if TYPE_CHECKING:
+    from cxstream.simulator.trigger_feed import TriggerFeed
+
+_RECORD, _SCENARIO, _DUPLICATE, _SPAWN, _SCENARIO_START, _ANSWER = range(6)
+# Answers waiting on the event-time queue at most: beyond it a trigger is counted as unanswered
+# rather than growing the queue without bound (the feed's buffer is bounded the same way).
+MAX_PENDING_ANSWERS = 10_000
 WARMUP_MS = 10 * 60_000
 # Pre-generating the warm-up costs about as much as generating live traffic; above this many warm-up
 # events the window shrinks (only the very slow conversations, emails, then start out thinner).
@@ -61,8 +75,11 @@ def _now_ms() -> int:
 
 
 class Engine:
-    def __init__(self, cfg: SimulatorConfig) -> None:
+    def __init__(self, cfg: SimulatorConfig, feed: TriggerFeed | None = None) -> None:
         self.cfg = cfg
+        self.feed = feed
+        # With the wall clock (by default), outcomes answer real triggers only: no synthetic process.
+        self.answers_triggers = cfg.outcome_mode == "triggers"
         seed = cfg.seed
         world_seed = seed if cfg.world_seed is None else cfg.world_seed
         self.world = World.build(random.Random(f"{world_seed}/world"), cfg.customers)
@@ -72,6 +89,14 @@ class Engine:
         self.mint = Mint(self.rng)
         self.disorder = Disorder(random.Random(f"{seed}/disorder"), cfg.out_of_order_ms, cfg.late_share,
                                  cfg.lateness_ms)
+        self._booking_rng = random.Random(f"{seed}/bookings")
+        self._booking_mint = Mint(self._booking_rng)
+        self._answer_rng = random.Random(f"{seed}/answers")
+        self.pending_answers = 0
+        self.answered = 0  # outcomes sent for real triggers
+        self.unanswered = 0  # triggers refused because MAX_PENDING_ANSWERS were waiting
+        self._now = 0  # event time of the latest event taken from the queue
+        self._t0 = 2**63  # the run's start (event time), set by events()
         self._bad_rng = random.Random(f"{seed}/bad")
         self._dup_rng = random.Random(f"{seed}/duplicates")
         self.hostile = (Hostile(self._bad_rng, cfg.fmt, cfg.bad_kinds, cfg.huge_bytes) if cfg.bad_share
@@ -85,8 +110,11 @@ class Engine:
         self._heap: list[tuple[int, int, int, Any]] = []
         self._seq = itertools.count()
         self._last_good: dict[str, Record] = {}
-        total = sum(cfg.mix.values())
-        self._share = {name: cfg.mix.get(name, 0.0) / total for name in contracts.INPUTS}
+        mix = dict(cfg.mix)
+        if self.answers_triggers:
+            mix["outcome"] = 0.0  # outcomes react to triggers; the other shares keep their proportions
+        total = sum(mix.values()) or 1.0
+        self._share = {name: mix.get(name, 0.0) / total for name in contracts.INPUTS}
         self._journey_events = _PRIOR_JOURNEY_LENGTH * 50
         self._journeys = 50.0
         self._scenario_instances: dict[str, int] = {}
@@ -128,7 +156,11 @@ class Engine:
         w, rng = self.world, self.rng
         if process == "journey":
             idx = w.idle_customer(rng, t)
-            plan = plan_journey(rng, w, self.mint, idx, t)
+            # Not during the warm-up, whose records are never sent: a booking counts from its event on.
+            if t >= self._t0 and w.wants_to_book(idx, t) and self._booking_rng.random() < P_BOOK:
+                plan = plan_booking(self._booking_rng, w, self._booking_mint, idx, t)
+            else:
+                plan = plan_journey(rng, w, self.mint, idx, t)
             w.customers[idx].busy_until = plan.end
             for te, rec in plan.events:
                 self._push(te, _RECORD, ("interaction", rec))
@@ -160,6 +192,16 @@ class Engine:
             self._push(t, _RECORD, ("outcome", plan_outcome(rng, w, self.mint, t)))
         self._schedule(process, t)
 
+    def _answer_triggers(self, triggers: list[dict[str, Any]]) -> None:
+        """Schedule one outcome per real trigger, a plausible delay after now."""
+        for trig in triggers:
+            if self.pending_answers >= MAX_PENDING_ANSWERS:
+                self.unanswered += 1
+                continue
+            outcome, delay_ms = answer(self._answer_rng, trig)
+            self._push(self._now + delay_ms, _ANSWER, ("outcome", answer_record(trig, outcome)))
+            self.pending_answers += 1
+
     def _start_scenario(self, name: str, t: int) -> None:
         instance = self._scenario_instances.get(name, 0) + 1
         self._scenario_instances[name] = instance
@@ -189,7 +231,7 @@ class Engine:
 
     def _emit(self, t: int, kind: int, payload: Any) -> Iterator[SimEvent]:
         ts = t if self.simulated else _now_ms()
-        if kind == _RECORD:
+        if kind in (_RECORD, _ANSWER):
             contract, rec = payload
             if contract == "interaction" and self._drift_from is not None and t >= self._drift_from:
                 self._inject_drift(rec)
@@ -199,8 +241,12 @@ class Engine:
                 yield SimEvent(contract, self.topics[contract], bad.key, bad.value, ts, bad.record, bad.kind,
                                bad.reason)
             self._last_good[contract] = rec
-            self._emitted[contract] += 1
-            self._emitted_total += 1
+            if kind == _RECORD:  # answers are reactions, outside the mix the share controller holds
+                self._emitted[contract] += 1
+                self._emitted_total += 1
+            else:
+                self.pending_answers -= 1
+                self.answered += 1
             ev = self._good(contract, rec, ts, late, None)
             yield ev
             if self.cfg.duplicate_share and self._dup_rng.random() < self.cfg.duplicate_share:
@@ -226,10 +272,12 @@ class Engine:
             t0 = cfg.start_ms if cfg.start_ms is not None else _now_ms() // 1000 * 1000
         else:
             t0 = _now_ms()
+        self._t0 = t0
         if cfg.drift_after_s is not None:
             self._drift_from = t0 + int(cfg.drift_after_s * 1000)
         warmup = int(min(WARMUP_MS, WARMUP_EVENT_BUDGET / cfg.model_rate * 1000))
-        for process in ("journey", "conversation", "context", "outcome"):
+        processes = ("journey", "conversation", "context") + (() if self.answers_triggers else ("outcome",))
+        for process in processes:
             self._schedule(process, t0 - warmup)
         for i, name in enumerate(cfg.scenarios):
             self._push(t0 + int(cfg.scenario_delay_s * 1000) + i * SCENARIO_STAGGER_MS, _SCENARIO_START, name)
@@ -239,8 +287,12 @@ class Engine:
         limit = cfg.count
         emitted = 0
         heap = self._heap
+        feed = self.feed
         while heap and (limit is None or emitted < limit):
+            if feed is not None and self._now >= t0:
+                self._answer_triggers(feed.drain())
             t, _, kind, payload = heapq.heappop(heap)
+            self._now = max(self._now, t)
             if kind == _SPAWN:
                 self._spawn(payload, t)
                 continue
@@ -260,6 +312,10 @@ class Engine:
                 emitted += 1
 
 
-def generate(config: SimulatorConfig) -> Iterator[SimEvent]:
-    """The run's events in sending order, without Kafka. Lazy: the wall clock is read as events are taken."""
-    return Engine(config).events()
+def generate(config: SimulatorConfig, feed: TriggerFeed | None = None) -> Iterator[SimEvent]:
+    """The run's events in sending order. Lazy: the wall clock is read as events are taken.
+
+    Without Kafka unless a TriggerFeed is given (producer.run gives one on the wall clock): then the
+    triggers it has read are answered with outcomes.
+    """
+    return Engine(config, feed).events()

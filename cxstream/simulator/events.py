@@ -79,6 +79,7 @@ class SimulationStats:
     interrupted: bool = False
     elapsed_s: float = 0.0
     records: dict[str, list[ProducedRecord]] | None = None
+    notes: list[str] = field(default_factory=list)  # further lines for the summary
 
     @property
     def sent(self) -> int:
@@ -143,6 +144,7 @@ class SimulationStats:
             parts.append("  scenario events: " + ", ".join(f"{k} {n}" for k, n in done))
         if self.errors:
             parts.append("  first delivery errors: " + "; ".join(self.errors))
+        parts.extend(f"  {note}" for note in self.notes)
         if self.interrupted:
             parts.append("  interrupted: everything handed to the producer was flushed before exit")
         return "\n".join(parts)

@@ -2,6 +2,9 @@
 
 Delivery is counted from the broker's acknowledgements (acks='all'), not from send() calls, so the
 final report says how many records are really on the topics, also after Ctrl-C.
+
+When outcomes answer real triggers (the wall clock's default, outcomes.py), a TriggerFeed reads
+cx.nba.triggers in a background thread for the run's lifetime; the sending loop never waits on it.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import threading
 import time
 
 from cxstream.simulator.config import SimulatorConfig
-from cxstream.simulator.engine import generate
+from cxstream.simulator.engine import Engine
 from cxstream.simulator.events import ProducedRecord, SimulationStats, TopicStats
 from cxstream.simulator.progress import Progress
 from cxstream.simulator.ratelimit import TokenBucket
@@ -69,6 +72,11 @@ def run(config: SimulatorConfig, bootstrap_servers: str, progress: bool = True,
     bucket = TokenBucket(config.rate) if config.rate > 0 else None
     reporter = Progress(stats) if progress else None
     started = time.monotonic()
+    feed = None
+    if config.outcome_mode == "triggers":
+        from cxstream.simulator.trigger_feed import TriggerFeed
+
+        feed = TriggerFeed(bootstrap_servers, config.topic_prefix, config.fmt, quiet=not progress).start()
 
     def acked(meta: object) -> None:
         stats.acked += 1
@@ -85,7 +93,8 @@ def run(config: SimulatorConfig, bootstrap_servers: str, progress: bool = True,
         if len(stats.errors) < _MAX_ERRORS_KEPT:
             stats.errors.append(f"{topic}: {type(exc).__name__}: {exc}")
 
-    events = generate(config)
+    engine = Engine(config, feed)
+    events = engine.events()
     try:
         while stop is None or not stop.is_set():
             if bucket is not None:
@@ -112,6 +121,12 @@ def run(config: SimulatorConfig, bootstrap_servers: str, progress: bool = True,
         except KeyboardInterrupt:  # a second Ctrl-C: give up waiting, report what we know
             stats.interrupted = True
         producer.close(timeout=5)
+        if feed is not None:
+            feed.close()
+            f = feed.stats
+            stats.notes.append(f"outcomes answering {feed.topic}: {engine.answered:,} sent for {f.read:,} "
+                               f"triggers read ({engine.pending_answers:,} still waiting at the end, "
+                               f"{f.dropped + engine.unanswered:,} dropped by the bounded buffers)")
         stats.elapsed_s = time.monotonic() - started
         if reporter is not None:
             reporter.close()

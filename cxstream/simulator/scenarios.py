@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from cxstream.simulator import corpus, records
-from cxstream.simulator.context_events import flight_attributes
+from cxstream.simulator.context_events import flight_attributes, flight_severity
 from cxstream.simulator.ids import Mint
 from cxstream.simulator.records import Record
 from cxstream.simulator.world import ROUTES, Item, World
@@ -53,9 +53,10 @@ class ScenarioKit:
         return self.rng.choice(pool)
 
     def interaction(self, at_ms: int, session: str, channel: str, event_type: str, item: Item | None = None,
-                    amount: float | None = None) -> Step:
+                    amount: float | None = None, item_id: str | None = None) -> Step:
+        """An interaction; `item_id` names something outside the catalogue (a booked route's key)."""
         rec = records.interaction(self.mint.uuid(), self.customer_id, session, channel, event_type,
-                                  item.id if item else None, round(amount, 2) if amount is not None else None,
+                                  item.id if item else item_id, round(amount, 2) if amount is not None else None,
                                   self.currency if amount is not None else None, self.segment)
         return Step(at_ms, "interaction", rec)
 
@@ -135,6 +136,30 @@ def flight_delay_vip(kit: ScenarioKit) -> Iterator[Step]:
     ], {"flight": ROUTES[route][1], "route": f"{ROUTES[route][2]} to {ROUTES[route][3]}", "delay": "3 hours"})
 
 
+# A route of the scenario's own, which no background customer books and no background delay picks, so
+# that this story is not mixed with the background's route delays (the end-to-end test checks those
+# against its oracle separately). Repeated instances share it: a later instance's delay reaches the
+# earlier instances' customers too, as their bookings are still in force.
+SCENARIO_ROUTE = ("LCY-EDI", "BA8701", "London City", "Edinburgh")
+
+
+def route_delay_booked(kit: ScenarioKit) -> Iterator[Step]:
+    """Books London City–Edinburgh in the app; four minutes later the route (no customer named) is 2.5 h late."""
+    s, ch = kit.session(), "app"
+    code = SCENARIO_ROUTE[0]
+    fare = 189.0
+    yield kit.interaction(0, s, ch, "page_view")
+    yield kit.interaction(10 * SECOND, s, ch, "search")
+    yield kit.interaction(25 * SECOND, s, ch, "product_view", item_id=code)
+    yield kit.interaction(50 * SECOND, s, ch, "checkout_start", None, fare)
+    # The booking: a purchase whose item_id is the route key (the membership convention of the
+    # decisions job's context fan-out, schemas/interaction.avsc).
+    yield kit.interaction(80 * SECOND, s, ch, "purchase", None, fare, item_id=code)
+    attrs = flight_attributes(SCENARIO_ROUTE, 150, kit.start_ms + 4 * MINUTE, 3 * 3_600_000)
+    ctx = records.context(kit.mint.short("ctx"), "flight_delay", flight_severity(150), attrs, subject_key=code)
+    yield Step(4 * MINUTE, "context", ctx)
+
+
 def checkout_rage_clicks(kit: ScenarioKit) -> Iterator[Step]:
     """Checkout fails three times; each failure is followed by a burst of rage clicks. No purchase."""
     s, ch = kit.session(), "web"
@@ -174,6 +199,7 @@ SCENARIOS: dict[str, tuple[str, ScenarioFn]] = {  # name → (customer id slug, 
     "flight_delay_vip": ("flight-vip", flight_delay_vip),
     "checkout_rage_clicks": ("rage", checkout_rage_clicks),
     "happy_customer": ("happy", happy_customer),
+    "route_delay_booked": ("route-booked", route_delay_booked),
 }
 
 

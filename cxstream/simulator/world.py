@@ -4,6 +4,11 @@ Coupling is what makes the traffic useful for the decision job: an outage on a c
 rate of journeys on it, a journey that ends in rage clicks leaves a reason for an angry chat, a purchase
 can later get an `order_delayed` context event and a "where is my order" email, a route's flight delay
 reaches the customers booked on it. All of it lives here so the generators stay stateless functions.
+
+Bookings are events, not prior knowledge: some customers have a trip in mind from the start (`route`),
+but they count as booked on it only from the moment their booking purchase is sent (bookings.py), and
+for BOOKING_VALID_MS after it. Context planning picks flight delays among those bookings, so what
+the simulator's world knows about membership is what the events show a consumer.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ TIER_BY_SEGMENT = {
 CHANNELS = (("web", 0.45), ("app", 0.35), ("kiosk", 0.05), ("store", 0.10), ("call", 0.05))
 CURRENCIES = (("EUR", 0.5, 1.0), ("GBP", 0.25, 0.86), ("USD", 0.25, 1.08))  # code, share, rate from EUR
 MESSAGE_CHANNELS = ("chat", "email", "voice-transcript", "social")
+# A booking concerns its customer this long: the membership bound of sql/decisions_inputs.sql (a
+# route-keyed delay reaches customers who booked the route in the 7 days before it).
+BOOKING_VALID_MS = 7 * 24 * 3_600_000
 
 ROUTES = (
     ("LHR-JFK", "BA117", "London", "New York"), ("CDG-JFK", "AF006", "Paris", "New York"),
@@ -66,9 +74,10 @@ class Customer:
     tier: str
     home_channel: str
     currency: str
-    route: int | None  # index into ROUTES when the customer has a booked flight
+    route: int | None  # index into ROUTES when the customer has a trip in mind (booked or not yet)
     booking_ref: str | None
     busy_until: int = 0  # end of the journey in progress (event time), so one customer runs one at a time
+    booked_at: int | None = None  # event time of the booking purchase, once it was planned
 
 
 @dataclass(slots=True)
@@ -112,7 +121,7 @@ class World:
     items: list[Item]
     agents: list[Agent]
     bots: list[Agent]
-    booked_by_route: dict[int, list[int]]
+    booked_by_route: dict[int, list[int]]  # route → customers who booked it (see booked_on for when)
     item_cum_weights: list[float]
     outage_until: dict[str, int] = field(default_factory=dict)  # channel or 'payments' → end (event time)
     pending_reasons: list[tuple[int, int, Reason]] = field(default_factory=list)  # heap by available_at
@@ -126,7 +135,6 @@ class World:
     def build(cls, rng: random.Random, n_customers: int) -> World:
         currencies = tuple((c, s) for c, s, _ in CURRENCIES)
         customers: list[Customer] = []
-        booked: dict[int, list[int]] = {}
         for i in range(n_customers):
             segment = _pick(rng, SEGMENTS)
             p_booked = 0.35 if segment == "vip" else 0.12
@@ -134,8 +142,6 @@ class World:
             ref = "".join(rng.choices("ABCDEFGHJKLMNPQRSTUVWXYZ23456789", k=6)) if route is not None else None
             customers.append(Customer(f"cust-{i:06d}", segment, _pick(rng, TIER_BY_SEGMENT[segment]),
                                       _pick(rng, CHANNELS), _pick(rng, currencies), route, ref))
-            if route is not None:
-                booked.setdefault(route, []).append(i)
         items: list[Item] = []
         sku = rng.randrange(10_000, 20_000)
         for brand in _BRANDS:
@@ -148,10 +154,37 @@ class World:
         weights = [1.0 / (rank + 1) ** 0.8 for rank in range(len(items))]
         agents = [Agent(f"agent-{i + 1:03d}", name, False) for i, name in enumerate(HUMAN_AGENT_NAMES)]
         bots = [Agent(b, "assistant", True) for b in BOTS]
-        return cls(customers, items, agents, bots, booked, list(accumulate(weights)))
+        return cls(customers, items, agents, bots, {}, list(accumulate(weights)))
 
     def popular_item(self, rng: random.Random) -> int:
         return rng.choices(range(len(self.items)), cum_weights=self.item_cum_weights)[0]
+
+    def wants_to_book(self, idx: int, t: int) -> bool:
+        """Has a trip in mind and no booking in force at t (a booking older than a week has flown)."""
+        cust = self.customers[idx]
+        return cust.route is not None and (cust.booked_at is None or t - cust.booked_at > BOOKING_VALID_MS)
+
+    def book(self, idx: int, at: int) -> None:
+        """Record the booking purchase planned for event time `at` on the customer's route."""
+        cust = self.customers[idx]
+        assert cust.route is not None
+        cust.booked_at = at
+        members = self.booked_by_route.setdefault(cust.route, [])
+        if idx not in members:
+            members.append(idx)
+
+    def booked_on(self, route: int, t: int) -> list[int]:
+        """Customers whose booking of the route was sent by t and is still in force at t."""
+        out = []
+        for idx in self.booked_by_route.get(route, ()):
+            at = self.customers[idx].booked_at
+            if at is not None and at <= t and t - at <= BOOKING_VALID_MS:
+                out.append(idx)
+        return out
+
+    def booked_routes(self, t: int) -> list[int]:
+        """Routes with at least one booking in force at t, in a stable order."""
+        return [r for r in sorted(self.booked_by_route) if self.booked_on(r, t)]
 
     def in_outage(self, key: str, t: int) -> bool:
         return self.outage_until.get(key, 0) > t
