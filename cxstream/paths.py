@@ -46,4 +46,10 @@ def site_packages(python: str | None = None) -> str:
     if python is None or Path(python).resolve() == Path(sys.executable).resolve():
         return os.pathsep.join(site.getsitepackages())
     code = "import os, site; print(os.pathsep.join(site.getsitepackages()))"
-    return subprocess.run([python, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
+    try:
+        done = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=30)
+    except OSError as err:
+        raise ValueError(f"cannot run the Python interpreter {python!r}: {err.strerror}") from err
+    if done.returncode != 0:
+        raise ValueError(f"the Python interpreter {python!r} failed: {done.stderr.strip()}")
+    return done.stdout.strip()

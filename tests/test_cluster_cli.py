@@ -52,7 +52,12 @@ def test_jobs_and_status_without_a_cluster_say_so(tmp_path: Path) -> None:
 
 
 def test_generated_config_binds_loopback_and_turns_on_checkpointing(tmp_path: Path) -> None:
-    conf = cluster.cluster_config(18081, 16123, tmp_path, slots=2, python="/venv/bin/python")
+    # Another interpreter than this one: the config must name it, and its own site-packages.
+    other_python = tmp_path / "venv" / "bin" / "python"
+    other_python.parent.mkdir(parents=True)
+    other_python.write_text("#!/bin/sh\necho /venv/lib/python3.11/site-packages\n")
+    other_python.chmod(0o755)
+    conf = cluster.cluster_config(18081, 16123, tmp_path, slots=2, python=str(other_python))
     cluster.write_conf(tmp_path / "conf", conf)
     parsed = yaml.safe_load((tmp_path / "conf" / "config.yaml").read_text())
     assert parsed["rest.port"] == 18081 and parsed["jobmanager.rpc.port"] == 16123
@@ -61,7 +66,8 @@ def test_generated_config_binds_loopback_and_turns_on_checkpointing(tmp_path: Pa
     assert parsed["state.backend.type"] == "hashmap"
     assert parsed["execution.checkpointing.interval"] and parsed["restart-strategy.type"] == "fixed-delay"
     assert parsed["execution.checkpointing.dir"] == (tmp_path / "checkpoints").as_uri()
-    assert parsed["python.executable"] == "/venv/bin/python"
+    assert parsed["python.executable"] == str(other_python)
+    assert parsed["python.pythonpath"] == "/venv/lib/python3.11/site-packages"
     assert "--add-opens=java.base/java.util=ALL-UNNAMED" in parsed["env.java.opts.all"]
     assert (tmp_path / "conf" / "log4j.properties").exists()
 
