@@ -50,6 +50,9 @@ from cxstream.paths import BENCH_RESULTS_DIR, JOBS_DIR
 from cxstream.profiles import Profile, make_profile
 from cxstream.topics import ensure_topics, suite_topics
 
+# Outputs with no moment to measure latency from: dead letters, and the feedback rates, which are
+# running counts updated as each outcome arrives (their window_end lies up to 15 minutes ahead).
+NO_LATENCY = frozenset({"dlq_record", "action_feedback"})
 ANALYTICS_JOBS = ("passthrough", "signals", "sentiment", "drift", "quality", "decisions", "alerts")
 
 
@@ -117,7 +120,7 @@ def _output_topics(job_names: list[str]) -> list[str]:
     out: list[str] = []
     for j in job_names:
         spec = load_spec(j)
-        out += [contracts.load(c).topic for c in spec.outputs if c != "dlq_record"]
+        out += [contracts.load(c).topic for c in spec.outputs if c not in NO_LATENCY]
         out += [topic for _, _, topic in spec.copy_sinks]
     return list(dict.fromkeys(out))
 

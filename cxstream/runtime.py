@@ -128,6 +128,13 @@ def flink_config(profile: Profile, opts: RunOptions, pipeline_name: str) -> dict
         # venv's packages named: it starts from the base installation.
         "python.pythonpath": site_packages(),
         "python.fn-execution.bundle.time": "50",
+        # A network buffer is shipped when full or after this long. At the rates a 2-core machine
+        # sustains, buffers rarely fill, so Flink's default (100 ms) is paid at every exchange on
+        # the way (the keyed decisions stage is one). Measured, one run each, decisions alone
+        # at 300 events/s, event → trigger p50/p95/p99: 157/304/372 ms at 100 ms, 60/148/207 ms at
+        # 10 ms (`cxstream bench jobs --only decisions --phases latency --conf
+        # execution.buffer-timeout.interval=...`).
+        "execution.buffer-timeout.interval": "10 ms",
         # Keyed state of Python DataStream functions (the decisions job's per-customer context) is
         # cached in the Python worker; a miss is a round trip to the JVM per record. The default
         # (1000 keys) is far below the number of active customers.
@@ -305,17 +312,10 @@ class Pipeline:
         valid view and the DLQ route on that one stream gives every reader the same source. The
         event time travels as the stream's timestamp and watermarks (the `rowtime` column).
         """
-        from pyflink.table import DataTypes, Schema
-
         if not contract.event_time:
             raise ValueError(f"{contract.name}: a shared source needs an event-time field")
-        stream = self.t_env.to_data_stream(self.t_env.from_path(checked))
-        schema = (Schema.new_builder()
-                  .column_by_metadata("rowtime", DataTypes.TIMESTAMP_LTZ(3))
-                  .watermark("rowtime", "SOURCE_WATERMARK()")
-                  .build())
         shared = f"{checked}_shared"
-        self.t_env.create_temporary_view(shared, self.t_env.from_data_stream(stream, schema))
+        register_stream_view(self.t_env, self.t_env.to_data_stream(self.t_env.from_path(checked)), shared)
         return shared
 
     def _ensure_dlq(self) -> None:
@@ -365,11 +365,7 @@ class Pipeline:
         Why: SQL cannot declare a time attribute on a view, and Flink drops time attributes in a
         regular join; an interval join keeps them but holds the watermark back by its interval.
         """
-        from pyflink.table import Schema
-
-        stream = self.t_env.to_data_stream(self.t_env.from_path(view))
-        schema = Schema.new_builder().watermark(column, "SOURCE_WATERMARK()").build()
-        self.t_env.create_temporary_view(new_view, self.t_env.from_data_stream(stream, schema))
+        register_stream_view(self.t_env, self.t_env.to_data_stream(self.t_env.from_path(view)), new_view, column)
 
     def add_spec(self, spec: JobSpec) -> None:
         for name in spec.inputs:
@@ -408,6 +404,25 @@ def build(specs: list[JobSpec], profile: Profile, opts: RunOptions, job_name: st
     for spec in specs:
         pipeline.add_spec(spec)
     return pipeline
+
+
+def register_stream_view(t_env: StreamTableEnvironment, stream: DataStream, view: str,
+                         time_column: str | None = None) -> None:
+    """Register `stream` as the view `view`, in event time, with the stream's own watermarks.
+
+    The event-time attribute is `time_column` if given, else a `rowtime` column taken from each
+    record's stream timestamp. Either way the watermark is SOURCE_WATERMARK(): the one that already
+    flows in the stream, not a new guess, so a round trip through the DataStream API neither delays
+    nor advances event time.
+    """
+    from pyflink.table import DataTypes, Schema
+
+    builder = Schema.new_builder()
+    if time_column is None:
+        time_column = "rowtime"
+        builder = builder.column_by_metadata(time_column, DataTypes.TIMESTAMP_LTZ(3))
+    schema = builder.watermark(time_column, "SOURCE_WATERMARK()").build()
+    t_env.create_temporary_view(view, t_env.from_data_stream(stream, schema))
 
 
 STREAM_STAGE_MODE_KEY = "cxstream.stream-stages.execution-mode"

@@ -154,11 +154,10 @@ def output_type():  # noqa: ANN201 - a pyflink TypeInformation
 def build(pipeline: Pipeline, rules_file: Path | None = None) -> None:
     """decision_inputs → keyed decisions → the view nba_decisions (rowtime = the trigger's event time)."""
     from pyflink.common import Types
-    from pyflink.table import DataTypes, Schema
 
     from cxstream import contracts
     from cxstream.paths import REPO_ROOT
-    from cxstream.runtime import python_thread_mode
+    from cxstream.runtime import python_thread_mode, register_stream_view
 
     context_types = contracts.load("context").field("context_type").allowed or ()
     # The project's copy, not one beside this module's __file__: in a process that already ran a job,
@@ -173,8 +172,4 @@ def build(pipeline: Pipeline, rules_file: Path | None = None) -> None:
                      .key_by(lambda row: row["customer_id"], key_type=Types.STRING())
                      .process(_make_function(rules), output_type=output_type())
                      .name("nba-decide"))
-    schema = (Schema.new_builder()
-              .column_by_metadata("rowtime", DataTypes.TIMESTAMP_LTZ(3))
-              .watermark("rowtime", "SOURCE_WATERMARK()")
-              .build())
-    t_env.create_temporary_view(OUTPUT_VIEW, t_env.from_data_stream(decisions, schema))
+    register_stream_view(t_env, decisions, OUTPUT_VIEW)
