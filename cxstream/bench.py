@@ -95,6 +95,7 @@ class Entry:
     achieved_rate: float = 0.0
     latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)  # output topic -> percentiles
     python_profile: list[dict] = field(default_factory=list)  # py-spy summaries of the Python workers
+    task_time: list[dict] = field(default_factory=list)  # throughput phase: ms/s busy, back-pressured, idle per task
 
 
 def _log(msg: str) -> None:
@@ -164,9 +165,58 @@ def _throughput(entry: Entry, bootstrap: str, fmt: str, n: int, conf: dict[str, 
     entry.input_events = sum(per_topic.get(t, 0) for t in _input_topics(entry.jobs))
     opts = RunOptions(bounded=True, checkpoint_interval=None, extra_config=conf)
     pipeline = build([load_spec(j) for j in entry.jobs], profile, opts, job_name=f"bench-{entry.name}")
-    result = pipeline.execute().get_job_client().get_job_execution_result().result()
+    client = pipeline.execute().get_job_client()
+    sampler = _TaskTimeSampler(pipeline, str(client.get_job_id()))
+    sampler.start()
+    try:
+        result = client.get_job_execution_result().result()
+    finally:
+        entry.task_time = sampler.stop()
     entry.net_runtime_s = result.get_net_runtime() / 1000
     entry.events_per_s = entry.input_events / entry.net_runtime_s
+
+
+class _TaskTimeSampler(threading.Thread):
+    """Scrapes each task's busy / back-pressured / idle ms per second while a job runs.
+
+    Flink's own account of where the throughput phase's time went: the busiest task downstream of
+    back-pressured ones is what limits the job. Samples taken while a task reports nothing at all
+    (before it starts, after it finishes) are left out of its mean.
+    """
+
+    def __init__(self, pipeline, job_id: str, every_s: float = 1.0) -> None:  # noqa: ANN001 - a runtime.Pipeline
+        from cxstream import metrics
+
+        super().__init__(daemon=True)
+        self.ports = metrics.port_range(pipeline.t_env.get_config().get_configuration().to_dict())
+        self.job_id = job_id
+        self.every_s = every_s
+        self.readings: dict[str, list[dict[str, float]]] = defaultdict(list)
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        from cxstream import metrics
+
+        url = None
+        while self.ports and not self._stop_event.wait(self.every_s):
+            try:
+                url = url or metrics.find_endpoint(self.ports, self.job_id, timeout_s=0)
+                samples = metrics.scrape(url) if url else []
+            except OSError:
+                continue
+            for task, times in metrics.task_time(samples, self.job_id).items():
+                if sum(times.values()) > 0:
+                    self.readings[task].append(times)
+
+    def stop(self) -> list[dict]:
+        """Per task, the mean of each time over the run; busiest first."""
+        self._stop_event.set()
+        self.join(10)
+        rows = []
+        for task, readings in self.readings.items():
+            mean = {k: float(np.mean([r.get(k, 0.0) for r in readings])) for k in ("busy", "backpressured", "idle")}
+            rows.append({"task": task, **{f"{k}_ms_per_s": v for k, v in mean.items()}, "samples": len(readings)})
+        return sorted(rows, key=lambda r: -r["busy_ms_per_s"])
 
 
 def _latency_of(record: dict, delay_ms: int, received_ms: int) -> float | None:
@@ -273,6 +323,19 @@ def _all_entries(suite: str, only: str | None) -> list[Entry]:
     return [Entry(n, [n]) for n in names]
 
 
+def _print_task_time(entries: list[Entry], width: int = 90) -> None:
+    """Where each throughput phase's time went, by Flink's task metrics (the bottleneck is near the top)."""
+    for e in entries:
+        if not e.task_time:
+            continue
+        print(f"\n{e.name}: task time in the throughput phase (mean ms per second)")
+        print(f"  {'busy':>6} {'backpr.':>7} {'idle':>6}  task")
+        for row in e.task_time:
+            task = row["task"] if len(row["task"]) <= width else row["task"][:width - 1] + "…"
+            print(f"  {row['busy_ms_per_s']:>6.0f} {row['backpressured_ms_per_s']:>7.0f} {row['idle_ms_per_s']:>6.0f}  "
+                  f"{task}")
+
+
 def _print_table(entries: list[Entry]) -> None:
     base = next((e.events_per_s for e in entries if e.name == "passthrough"), 0.0) or float("nan")
     header = (f"{'job':<12} {'in events':>10} {'events/s':>9} {'vs pass':>8} {'offered/s':>9}  "
@@ -306,6 +369,7 @@ def run_bench(args: argparse.Namespace) -> int:
                  f"of warm-up …")
             _latency(e, bootstrap, args.format, args.rate, args.seconds, args.warmup, conf, args.py_spy)
     _print_table(entries)
+    _print_task_time(entries)
     report = {
         "suite": args.suite, "format": args.format, "cores": os.cpu_count(), "machine": platform.machine(),
         "python": platform.python_version(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

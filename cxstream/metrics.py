@@ -170,3 +170,23 @@ class SnapshotWriter:
         with self.path.open("a") as f:
             f.write(json.dumps(snap) + "\n")
         return snap
+
+
+TASK_TIME_METRICS = {"busy": "busyTimeMsPerSecond", "backpressured": "backPressuredTimeMsPerSecond",
+                     "idle": "idleTimeMsPerSecond"}
+
+
+def task_time(samples: list[Sample], job_id: str | None = None) -> dict[str, dict[str, float]]:
+    """Per task (a chain of operators) of the job: ms per second busy, back-pressured and idle.
+
+    Flink's own reading of where a job's time goes: the busiest task whose upstream tasks are
+    back-pressured is the bottleneck. Subtasks are averaged (the suite runs at parallelism 1).
+    """
+    suffixes = {f"_task_{metric}": kind for kind, metric in TASK_TIME_METRICS.items()}
+    sums: dict[str, dict[str, list[float]]] = {}
+    for s in samples:
+        kind = next((k for suffix, k in suffixes.items() if s.name.endswith(suffix)), None)
+        if kind is None or (job_id and s.labels.get("job_id") != job_id) or s.value != s.value:  # NaN
+            continue
+        sums.setdefault(s.labels.get("task_name", "?"), {}).setdefault(kind, []).append(s.value)
+    return {task: {kind: sum(v) / len(v) for kind, v in kinds.items()} for task, kinds in sums.items()}

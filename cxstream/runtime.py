@@ -30,7 +30,7 @@ from cxstream.paths import JOBS_DIR, REPO_ROOT, site_packages, sub_dir
 from cxstream.profiles import Profile
 
 if TYPE_CHECKING:
-    from pyflink.datastream import DataStream
+    from pyflink.datastream import DataStream, KeyedStream
     from pyflink.table import StatementSet, StreamTableEnvironment, TableResult
 
 
@@ -423,6 +423,44 @@ def register_stream_view(t_env: StreamTableEnvironment, stream: DataStream, view
         builder = builder.column_by_metadata(time_column, DataTypes.TIMESTAMP_LTZ(3))
     schema = builder.watermark(time_column, "SOURCE_WATERMARK()").build()
     t_env.create_temporary_view(view, t_env.from_data_stream(stream, schema))
+
+
+def keyed_by_column(t_env: StreamTableEnvironment, view: str, key: str, time_column: str) -> KeyedStream:
+    """`view`'s rows as a stream keyed by its STRING column `key`, the key taken in the JVM.
+
+    PyFlink's key_by runs a Python function per record to compute the key (an operator of its own:
+    in the throughput bench its task was 80 % busy, beside the decisions' own 100 %), then hands
+    Row(key, row) to the keyed function. The key is a column here, so SQL builds that same
+    Row(key, row) and the stream is partitioned on its first field by the same Java selector
+    PyFlink uses: one Python hop per record instead of two.
+
+    This leans on PyFlink internals that key_by itself uses (the KeyByKeySelector class, the
+    KeyedStream constructor, the Row(key, row) input of its keyed operators), which is why the
+    apache-flink version is pinned; tests/test_decisions_e2e.py fails if they change.
+    """
+    from pyflink.common import Types
+    from pyflink.datastream.data_stream import DataStream, KeyedStream
+    from pyflink.java_gateway import get_gateway
+
+    # Flink's own SQL spelling of each column's type (pyflink's DataType repr is not SQL).
+    schema = t_env.from_path(view)._j_table.getResolvedSchema()
+    names = [str(n) for n in schema.getColumnNames()]
+    types = [str(t.toString()).replace(" *ROWTIME*", "") for t in schema.getColumnDataTypes()]
+    row_type = ", ".join(f"`{n}` {t}" for n, t in zip(names, types, strict=True))
+    columns = ", ".join(f"`{n}`" for n in names)
+    # The time attribute stays a top-level column as well: it becomes the records' stream timestamp.
+    keyed_rows = t_env.sql_query(f"SELECT `{key}`, CAST(ROW({columns}) AS ROW<{row_type}>), `{time_column}` "
+                                 f"FROM {view}")
+    # Row(key, row, time) with RowTypeInfo, what PyFlink's keyed operators take as input (to_data_stream
+    # would give Flink SQL's external type instead).
+    gateway = get_gateway()
+    row_type_info = gateway.jvm.org.apache.flink.table.types.utils.TypeConversions.fromDataTypeToLegacyInfo(
+        keyed_rows._j_table.getResolvedSchema().toPhysicalRowDataType())
+    stream = DataStream(t_env._j_tenv.toAppendStream(keyed_rows._j_table, row_type_info))
+    j_keyed = stream._j_data_stream.keyBy(gateway.jvm.KeyByKeySelector(),
+                                          Types.ROW([Types.STRING()]).get_java_type_info())
+    # The original type is only read by KeyedStream's reduce/filter/window helpers, not by process.
+    return KeyedStream(j_keyed, stream.get_type(), stream)
 
 
 STREAM_STAGE_MODE_KEY = "cxstream.stream-stages.execution-mode"

@@ -153,11 +153,9 @@ def output_type():  # noqa: ANN201 - a pyflink TypeInformation
 
 def build(pipeline: Pipeline, rules_file: Path | None = None) -> None:
     """decision_inputs → keyed decisions → the view nba_decisions (rowtime = the trigger's event time)."""
-    from pyflink.common import Types
-
     from cxstream import contracts
     from cxstream.paths import REPO_ROOT
-    from cxstream.runtime import python_thread_mode, register_stream_view
+    from cxstream.runtime import keyed_by_column, python_thread_mode, register_stream_view
 
     context_types = contracts.load("context").field("context_type").allowed or ()
     # The project's copy, not one beside this module's __file__: in a process that already ran a job,
@@ -166,10 +164,8 @@ def build(pipeline: Pipeline, rules_file: Path | None = None) -> None:
     # Validated on the client: a bad rules file fails the build with the reason, before any job starts.
     rules = load_rules(rules_file, context_types=tuple(context_types))
     t_env = pipeline.t_env
-    inputs = t_env.to_data_stream(t_env.from_path(INPUT_VIEW))
+    inputs = keyed_by_column(t_env, INPUT_VIEW, "customer_id", "event_time")
     with python_thread_mode(inputs):
-        decisions = (inputs
-                     .key_by(lambda row: row["customer_id"], key_type=Types.STRING())
-                     .process(_make_function(rules), output_type=output_type())
-                     .name("nba-decide"))
+        decisions = inputs.process(_make_function(rules), output_type=output_type()).name("nba-decide")
     register_stream_view(t_env, decisions, OUTPUT_VIEW)
+
