@@ -9,6 +9,13 @@
 -- No windows here: the decision latency target is per event (event -> trigger p99 <= 300 ms), so
 -- every row goes straight to the keyed state. kind says which input a row came from; the columns
 -- that do not apply to a kind are NULL.
+--
+-- clock_ms is how far the row moves the event-time clock: LEAST(event_time, kafka_timestamp) in
+-- epoch milliseconds, the value each source's watermark is derived from (cxstream/ddl.py). The
+-- stage keeps the largest it has seen, so that at the end of a bounded input it knows how far the
+-- input itself reached in event time, which the watermark sequence does not say reliably (see
+-- udfs/decisions_stage.py). Millisecond epochs are written EXTRACT(EPOCH ...) * 1000 +
+-- EXTRACT(MILLISECOND ...): Flink 2.3 casts no timestamp to a number.
 
 
 -- Context about a route or an item (subject_key set, customer_id NULL) concerns every customer who
@@ -40,7 +47,9 @@ WHERE event_type = 'add_to_cart' AND item_id IS NOT NULL;
 
 CREATE TEMPORARY VIEW subject_context AS
 SELECT context_id, context_type, subject_key, severity, attributes, event_time,
-       CAST(event_time AS TIMESTAMP(3)) AS context_at
+       CAST(event_time AS TIMESTAMP(3)) AS context_at,
+       EXTRACT(EPOCH FROM LEAST(event_time, kafka_timestamp)) * 1000
+       + EXTRACT(MILLISECOND FROM LEAST(event_time, kafka_timestamp)) AS clock_ms
 FROM context_events
 WHERE customer_id IS NULL AND subject_key IS NOT NULL;
 
@@ -63,7 +72,7 @@ SELECT /*+ STATE_TTL('c' = '1h', 'b' = '7d') */
        CAST(NULL AS STRING) AS event_type, CAST(NULL AS DOUBLE) AS amount, CAST(NULL AS STRING) AS segment,
        CAST(NULL AS STRING) AS conversation_id, CAST(NULL AS DOUBLE) AS compound,
        c.context_type, c.severity, c.attributes,
-       CAST(NULL AS STRING) AS outcome, CAST(NULL AS STRING) AS trigger_id
+       CAST(NULL AS STRING) AS outcome, CAST(NULL AS STRING) AS trigger_id, c.clock_ms
 FROM subject_context AS c
 JOIN route_bookings AS b ON b.subject_key = c.subject_key
 WHERE c.context_type = 'flight_delay'
@@ -74,7 +83,7 @@ SELECT /*+ STATE_TTL('c' = '1h', 'i' = '1h') */
        CAST(NULL AS STRING), CAST(NULL AS DOUBLE), CAST(NULL AS STRING),
        CAST(NULL AS STRING), CAST(NULL AS DOUBLE),
        c.context_type, c.severity, c.attributes,
-       CAST(NULL AS STRING), CAST(NULL AS STRING)
+       CAST(NULL AS STRING), CAST(NULL AS STRING), c.clock_ms
 FROM subject_context AS c
 JOIN cart_items AS i ON i.subject_key = c.subject_key
 WHERE c.context_type IN ('stock_low', 'price_change')
@@ -89,7 +98,9 @@ SELECT 'interaction' AS kind, customer_id, event_id, event_time,
        CAST(NULL AS STRING) AS conversation_id, CAST(NULL AS DOUBLE) AS compound,
        CAST(NULL AS STRING) AS context_type, CAST(NULL AS STRING) AS severity,
        CAST(NULL AS MAP<STRING, STRING>) AS attributes,
-       CAST(NULL AS STRING) AS outcome, CAST(NULL AS STRING) AS trigger_id
+       CAST(NULL AS STRING) AS outcome, CAST(NULL AS STRING) AS trigger_id,
+       EXTRACT(EPOCH FROM LEAST(event_time, kafka_timestamp)) * 1000
+       + EXTRACT(MILLISECOND FROM LEAST(event_time, kafka_timestamp)) AS clock_ms
 FROM interactions
 -- Only the interactions a rule feature is built from (the cart, checkout and purchase, friction):
 -- page views, searches and clicks, most of the traffic, cannot change any decision, and every row
@@ -102,7 +113,9 @@ SELECT 'message', customer_id, message_id, event_time,
        CAST(NULL AS STRING), CAST(NULL AS DOUBLE), CAST(NULL AS STRING),
        conversation_id, vader_compound(text),
        CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS MAP<STRING, STRING>),
-       CAST(NULL AS STRING), CAST(NULL AS STRING)
+       CAST(NULL AS STRING), CAST(NULL AS STRING),
+       EXTRACT(EPOCH FROM LEAST(event_time, kafka_timestamp)) * 1000
+       + EXTRACT(MILLISECOND FROM LEAST(event_time, kafka_timestamp))
 FROM messages
 WHERE sender = 'customer'
 UNION ALL
@@ -111,13 +124,15 @@ SELECT 'context', customer_id, context_id, event_time,
        CAST(NULL AS STRING), CAST(NULL AS DOUBLE), CAST(NULL AS STRING),
        CAST(NULL AS STRING), CAST(NULL AS DOUBLE),
        context_type, severity, attributes,
-       CAST(NULL AS STRING), CAST(NULL AS STRING)
+       CAST(NULL AS STRING), CAST(NULL AS STRING),
+       EXTRACT(EPOCH FROM LEAST(event_time, kafka_timestamp)) * 1000
+       + EXTRACT(MILLISECOND FROM LEAST(event_time, kafka_timestamp))
 FROM context_events
 WHERE customer_id IS NOT NULL
 UNION ALL
 -- Context about a route or an item, once per member (context_fanout_joined above).
 SELECT kind, customer_id, event_id, event_time, event_type, amount, segment, conversation_id, compound,
-       context_type, severity, attributes, outcome, trigger_id
+       context_type, severity, attributes, outcome, trigger_id, clock_ms
 FROM context_fanout
 UNION ALL
 -- What happened to earlier triggers: feedback for the cool-downs.
@@ -125,5 +140,7 @@ SELECT 'outcome', customer_id, CONCAT(trigger_id, '/', outcome), event_time,
        CAST(NULL AS STRING), CAST(NULL AS DOUBLE), CAST(NULL AS STRING),
        CAST(NULL AS STRING), CAST(NULL AS DOUBLE),
        CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS MAP<STRING, STRING>),
-       outcome, trigger_id
+       outcome, trigger_id,
+       EXTRACT(EPOCH FROM LEAST(event_time, kafka_timestamp)) * 1000
+       + EXTRACT(MILLISECOND FROM LEAST(event_time, kafka_timestamp))
 FROM outcomes;

@@ -11,13 +11,26 @@ event arrives (no window to wait for), with cool-downs that depend on earlier de
 Timers are event time:
 - cart_idle: the cart's last activity + features.cart_idle. It fires when the watermark passes,
   i.e. when the whole input has moved past that point without any cart activity from the customer.
-  At the end of a bounded input Flink moves the watermark to Long.MAX and fires every timer; that
-  is not silence, so a timer fired by it decides nothing.
 - outcome: an outcome whose trigger this function has not seen yet (the outcome came in on another
   topic ahead of the event that caused the trigger) waits: it is applied as soon as that trigger is
   issued, and dropped once the watermark passes its event time without it (by then every event
   that could have caused it has been decided: the outcome answers a trigger this job never issued).
 - cleanup: a customer silent for features.state_ttl is forgotten.
+
+At the end of a bounded input (and on a stop with --drain) Flink moves the watermark to Long.MAX
+and fires every remaining timer. The end of the input is not silence: a timer fired by it acts only
+if the input itself reached its time, i.e. if the largest clock_ms this stage has seen (the
+LEAST(event_time, kafka_timestamp) each source's watermark is derived from) minus the watermark
+delay is at or past it. Not the last watermark before Long.MAX: that value depends on wall-clock
+timing (sources emit watermarks periodically, and whichever input finishes last decides how far the
+others let the clock go), so a cart that went quiet minutes before the end of the input was decided
+in one run and not in the next (measured: the last watermark before Long.MAX was 92 s behind the
+end of the input in one run, 501 s in another). At the end of a bounded input every record has been
+applied, so deciding then is as informed as deciding on time (a --drain stop knows only what was
+read before it). Still timing-dependent: a deadline in the last moments of the input, after the last
+row that reaches this stage (decision_inputs leaves out page views and the like) but within reach
+of the last record read. With parallelism > 1 each subtask knows only its own keys' rows, and
+input_clock_ms is not checkpointed (after a restore it counts the rows read since).
 """
 
 from __future__ import annotations
@@ -34,8 +47,8 @@ if TYPE_CHECKING:
 
 INPUT_VIEW = "decision_inputs"
 OUTPUT_VIEW = "nba_decisions"
-END_OF_INPUT = 2**63 - 1
-HOUR_MS = 3_600_000  # Long.MAX_VALUE: the watermark a bounded input ends with
+END_OF_INPUT = 2**63 - 1  # Long.MAX_VALUE: the watermark a bounded input ends with
+HOUR_MS = 3_600_000
 
 OUTPUT_FIELDS = ("trigger_id", "customer_id", "action", "route", "priority", "confidence", "reason_codes",
                  "evidence", "event_ms", "emit_ms", "segment", "value")
@@ -67,7 +80,7 @@ def _output_row(trig: Trigger):  # noqa: ANN202 - a pyflink Row
                trig.segment, trig.value)
 
 
-def _make_function(rules: RuleSet):  # noqa: ANN202 - a KeyedProcessFunction (pyflink imported lazily)
+def _make_function(rules: RuleSet, watermark_delay_ms: int):  # noqa: ANN202 - a KeyedProcessFunction
     from pyflink.common import Types
     from pyflink.datastream import KeyedProcessFunction
     from pyflink.datastream.state import ValueStateDescriptor
@@ -78,11 +91,23 @@ def _make_function(rules: RuleSet):  # noqa: ANN202 - a KeyedProcessFunction (py
         def __init__(self) -> None:
             self.rules = rules
             self.state = None
+            self.input_clock_ms = -END_OF_INPUT  # the largest clock_ms seen (this subtask's rows)
 
         def open(self, runtime_context) -> None:  # noqa: ANN001
             self.state = runtime_context.get_state(ValueStateDescriptor("customer", Types.PICKLED_BYTE_ARRAY()))
+            self.input_clock_ms = -END_OF_INPUT
+
+        def reached(self, timestamp: int, ctx) -> bool:  # noqa: ANN001
+            """Whether the input's event time got to `timestamp`: always for a timer fired by a real
+            watermark; at the end of the input (Long.MAX), only if the input's own clock got there."""
+            if ctx.timer_service().current_watermark() < END_OF_INPUT:
+                return True
+            return timestamp <= self.input_clock_ms - watermark_delay_ms
 
         def process_element(self, row, ctx):  # noqa: ANN001, ANN201
+            clock = row["clock_ms"]
+            if clock is not None and clock > self.input_clock_ms:
+                self.input_clock_ms = clock
             st: StageState = self.state.value() or StageState()
             ev = to_event(row, ctx.timestamp())
             trig = None
@@ -110,8 +135,8 @@ def _make_function(rules: RuleSet):  # noqa: ANN202 - a KeyedProcessFunction (py
 
         def on_timer(self, timestamp: int, ctx):  # noqa: ANN001, ANN201
             st: StageState | None = self.state.value()
-            if st is None or ctx.timer_service().current_watermark() >= END_OF_INPUT:
-                return  # the end of a bounded input is not silence: nothing is decided or forgotten
+            if st is None or not self.reached(timestamp, ctx):
+                return  # past the end of a bounded input: not silence, nothing is decided or forgotten
             trig = None
             if timestamp == st.cart_timer_ms:
                 st.cart_timer_ms = None
@@ -166,6 +191,6 @@ def build(pipeline: Pipeline, rules_file: Path | None = None) -> None:
     t_env = pipeline.t_env
     inputs = keyed_by_column(t_env, INPUT_VIEW, "customer_id", "event_time")
     with python_thread_mode(inputs):
-        decisions = inputs.process(_make_function(rules), output_type=output_type()).name("nba-decide")
+        decisions = inputs.process(_make_function(rules, pipeline.profile.watermark_delay_s * 1000),
+                                   output_type=output_type()).name("nba-decide")
     register_stream_view(t_env, decisions, OUTPUT_VIEW)
-
