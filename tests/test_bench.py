@@ -28,3 +28,10 @@ def test_bench_writes_throughput_and_latency_json(bootstrap: str, tmp_path) -> N
     assert latency["samples"] > 500 and 0 <= latency["p50"] <= latency["p99"]
     assert entry["achieved_rate"] > 100
     assert "cx.bench.passthrough" in proc.stdout  # the printed table
+    # Where the throughput phase's time went, from Flink's task metrics: the source task is there,
+    # and each task's busy + back-pressured + idle time is (about) the whole second.
+    tasks = {t["task"]: t for t in entry["task_time"]}
+    assert any(name.startswith("Source:") for name in tasks), tasks
+    for t in tasks.values():
+        assert 900 <= t["busy_ms_per_s"] + t["backpressured_ms_per_s"] + t["idle_ms_per_s"] <= 1100, t
+    assert "task time in the throughput phase" in proc.stdout
