@@ -69,6 +69,7 @@ def test_generated_config_binds_loopback_and_turns_on_checkpointing(tmp_path: Pa
     assert parsed["python.executable"] == str(other_python)
     assert parsed["python.pythonpath"] == "/venv/lib/python3.11/site-packages"
     assert "--add-opens=java.base/java.util=ALL-UNNAMED" in parsed["env.java.opts.all"]
+    assert parsed["env.java.opts.client"] == "-XX:TieredStopAtLevel=1"  # the short-lived `flink run` JVM only
     assert (tmp_path / "conf" / "log4j.properties").exists()
 
 

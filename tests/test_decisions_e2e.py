@@ -497,7 +497,12 @@ def test_a_live_simulator_answers_real_triggers_and_the_feedback_follows(bootstr
                                                                          tmp_path) -> None:  # noqa: ANN001
     """`cxstream simulate` on the wall clock, as `./cx run` starts it, beside a live decisions job:
     its outcomes answer triggers that are on cx.nba.triggers, and cx.nba.feedback counts them as a
-    pandas join of the two topics does."""
+    pandas join of the two topics does.
+
+    Wall-clock pauses are shortened, not skipped: outcomes come a tenth of the plausible delay after
+    their trigger (--outcome-delay-scale; the outcomes drawn are the same), and the scenarios tell
+    their stories in a quarter of the time (--scenario-time-scale: the route delay 1 minute after
+    the booking instead of 4). The cart-idle timer keeps the rules' full 2 minutes of event time."""
     profile = make_test_profile(bootstrap, prefix, "avro")
     pipeline = build([load_spec("decisions")], profile, RunOptions(checkpoint_interval=None),
                      job_name="test-decisions-closed-loop")
@@ -505,7 +510,8 @@ def test_a_live_simulator_answers_real_triggers_and_the_feedback_follows(bootstr
     log = tmp_path / "simulator.log"
     cmd = [sys.executable, "-m", "cxstream.cli", "simulate", "--bootstrap-servers", bootstrap, "--topic-prefix", prefix,
            "--rate", "40", "--customers", "2000", "--duration", "420", "--scenario", "checkout_rage_clicks",
-           "--scenario", "route_delay_booked", "--scenario-every", "30"]
+           "--scenario", "route_delay_booked", "--scenario-every", "30", "--scenario-time-scale", "0.25",
+           "--outcome-delay-scale", "0.1"]
     with open(log, "wb") as out:
         sim = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=subprocess_env())
     try:

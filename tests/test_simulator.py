@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from cxstream import contracts
-from cxstream.codec import Codec, key_bytes
+from cxstream.codec import Codec, key_bytes, parse_iso_millis
 from cxstream.simulator import SCENARIOS, SimulatorConfig, corpus, generate, outcomes, run, scenario_customer_id
 from cxstream.simulator import cli as sim_cli
 from cxstream.simulator.config import DEFAULT_MIX
@@ -270,6 +270,33 @@ def test_scenarios_repeat_with_fresh_customer_ids() -> None:
     assert by_customer(events, "checkout_rage_clicks", 3)
 
 
+
+def test_a_scenario_time_scale_shortens_the_pauses_and_keeps_the_story() -> None:
+    """--scenario-time-scale: the same records in the same order, each offset scaled, and the absolute
+    times inside a flight delay's attributes moved with its step (the closed-loop test relies on it)."""
+    names = ("route_delay_booked", "flight_delay_vip")
+
+    def story(scale: float) -> dict[str, list[SimEvent]]:
+        events = list(generate(sim(duration_s=600, scenarios=names, scenario_time_scale=scale)))
+        return {name: [e for e in events if e.scenario == name] for name in names}
+
+    plain, quick = story(1.0), story(0.25)
+    for name in names:
+        assert plain[name] and len(plain[name]) == len(quick[name])
+        offsets = [[e.timestamp_ms - evs[0].timestamp_ms for e in evs] for evs in (plain[name], quick[name])]
+        assert [round(o * 0.25) for o in offsets[0]] == offsets[1], name
+        assert offsets[0][-1] >= 4 * 60_000  # a story of minutes, told in a quarter of the time
+        for a, b in zip(plain[name], quick[name], strict=True):
+            assert {**a.record, "event_time": 0, "attributes": None} == {**b.record, "event_time": 0,
+                                                                          "attributes": None}
+        for evs in (plain[name], quick[name]):
+            (ctx,) = [e for e in evs if e.contract == "context"]
+            departs = parse_iso_millis(ctx.record["attributes"]["scheduled_departure"]) - ctx.timestamp_ms
+            assert departs == {"route_delay_booked": 3, "flight_delay_vip": 4}[name] * 3_600_000
+    with pytest.raises(ValueError, match="scenario_time_scale"):
+        sim(scenario_time_scale=0)
+
+
 # --- realism ------------------------------------------------------------------------------------------
 
 def test_conversations_use_varied_real_sentences(busy_avro: list[SimEvent]) -> None:
@@ -343,6 +370,27 @@ def test_answers_waiting_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     eng = Engine(sim(duration_s=300, outcomes="triggers"), HandOver(_triggers(25)))
     answers = [e for e in eng.events() if e.contract == "outcome"]
     assert len(answers) == eng.answered == 10 and eng.unanswered == 15
+
+
+
+def test_an_outcome_delay_scale_answers_sooner_with_the_same_outcomes() -> None:
+    """--outcome-delay-scale shrinks the delay only: the same draws give the same outcomes."""
+    trig = {"action": "cart_recovery", "route": "bot", "segment": "regular"}
+    plain, quick = random.Random(3), random.Random(3)
+    for _ in range(500):
+        (o1, d1), (o2, d2) = outcomes.answer(plain, trig), outcomes.answer(quick, trig, 0.1)
+        assert o1 == o2 and abs(d2 - d1 * 0.1) <= 1
+    triggers = _triggers(40)
+    events = list(Engine(sim(duration_s=900, outcomes="triggers", outcome_delay_scale=0.1),
+                         HandOver(triggers)).events())
+    answers = [e.record for e in events if e.contract == "outcome" and e.good and not e.duplicate]
+    assert len(answers) == len(triggers)
+    first = min(e.timestamp_ms for e in events)
+    assert all(first < o["event_time"] <= first + 18_100 for o in answers)  # a tenth of the 180 s cap
+    with pytest.raises(ValueError, match="outcome_delay_scale"):
+        sim(outcome_delay_scale=0.1)  # synthetic outcomes answer nothing: no delay to scale
+    with pytest.raises(ValueError, match="outcome_delay_scale"):
+        SimulatorConfig(outcome_delay_scale=0)
 
 
 def test_outcome_probabilities_per_action_route_and_segment() -> None:
@@ -430,6 +478,10 @@ def test_cli_arguments_map_to_the_config() -> None:
     ])
     cfg = sim_cli.config_from_args(args)
     assert (cfg.rate, cfg.count, cfg.start_ms) == (500, 10, T0)
+    assert (cfg.outcome_delay_scale, cfg.scenario_time_scale) == (1.0, 1.0)  # the defaults: unchanged
+    quick = sim_cli.config_from_args(parser.parse_args(["--outcome-delay-scale", "0.1", "--scenario-time-scale",
+                                                        "0.25"]))
+    assert (quick.outcome_delay_scale, quick.scenario_time_scale, quick.outcome_mode) == (0.1, 0.25, "triggers")
     assert (cfg.lateness_ms, cfg.out_of_order_ms) == (600_000, 2_000)
     assert cfg.scenarios == ("happy_customer", "flight_delay_vip") and cfg.fmt == "json"
     assert cfg.bad_kinds == ("truncated", "empty_id")

@@ -35,6 +35,14 @@ def _epoch_ms(text: str) -> int:
     return parse_iso_millis(text)
 
 
+def _delays_text() -> str:
+    """The default response delays as --help states them, from the table they come from."""
+    from cxstream.simulator.outcomes import RESPONSE_DELAY_S
+
+    return ", ".join(f"{median:g} s {outcome}" for outcome, (median, _, _) in
+                     sorted(RESPONSE_DELAY_S.items(), key=lambda item: item[1][0]))
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("volume and pacing")
     g.add_argument("--rate", type=float, default=200.0,
@@ -52,6 +60,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="triggers: answer the decisions job's real triggers (read from cx.nba.triggers) with "
                         "outcomes; synthetic: a made-up background stream (its share is the mix's outcome "
                         "weight). Default: triggers with --clock wall, synthetic with --clock simulated")
+    g.add_argument("--outcome-delay-scale", type=float, default=1.0, metavar="FACTOR",
+                   help="multiply the delays before an outcome answers a trigger (--outcomes triggers; median "
+                        f"{_delays_text()}) by this factor, e.g. 0.1 for answers within seconds (default 1)")
 
     g = p.add_argument_group("time")
     g.add_argument("--clock", choices=CLOCKS, default="wall",
@@ -87,6 +98,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"mix a scripted scenario into the traffic (repeatable): {', '.join(SCENARIOS)}")
     g.add_argument("--scenario-every", type=float, default=None, metavar="SECONDS",
                    help="repeat the scenarios every N event-time seconds with new customer ids")
+    g.add_argument("--scenario-time-scale", type=float, default=1.0, metavar="FACTOR",
+                   help="multiply the pauses inside every scenario by this factor, e.g. 0.25 to tell a 4-minute "
+                        "story in 1 (default 1). Rules with time thresholds, such as the 2-minute cart idle, "
+                        "see the shortened pauses too")
     g.add_argument("--list-scenarios", action="store_true", help="describe the scenarios and exit")
 
     g = p.add_argument_group("output")
@@ -110,9 +125,9 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         duplicate_share=args.duplicate_share, scenarios=tuple(args.scenario),
         drift_after_s=args.drift_after, drift_amount_factor=args.drift_amount_factor,
         drift_channel_share=args.drift_channel_share,
-        scenario_every_s=args.scenario_every,
+        scenario_every_s=args.scenario_every, scenario_time_scale=args.scenario_time_scale,
         compression=None if args.compression == "none" else args.compression,
-        outcomes=args.outcomes,
+        outcomes=args.outcomes, outcome_delay_scale=args.outcome_delay_scale,
     )
 
 

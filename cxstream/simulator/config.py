@@ -53,6 +53,9 @@ class SimulatorConfig:
     scenarios: tuple[str, ...] = ()
     scenario_delay_s: float = 5.0  # first scenario starts this long after the run's start (event time)
     scenario_every_s: float | None = None  # repeat every scenario with fresh customer ids
+    # Multiplies the offsets inside every scenario script: 0.25 tells a 4-minute story in 1 minute.
+    # Rules with event-time thresholds (the 2-minute cart idle) see the shortened pauses too.
+    scenario_time_scale: float = 1.0
     world_seed: int | None = None  # the population and catalogue; None = seed (a new seed = same world, new traffic)
     # Injected drift, from this many seconds of event time after the start: interaction amounts are
     # multiplied by drift_amount_factor and drift_channel_share of interactions move to drift_channel.
@@ -64,6 +67,9 @@ class SimulatorConfig:
     compression: str | None = None  # None, "gzip" or "lz4" (lz4 needs the lz4 package)
     linger_ms: int = 5
     outcomes: str | None = None  # "triggers", "synthetic" or None (by clock): see outcome_mode
+    # Multiplies the delays before an outcome answers a real trigger (outcomes.RESPONSE_DELAY_S): 1 is
+    # the plausible minute or so of a person; a test of the closed loop need not wait for one.
+    outcome_delay_scale: float = 1.0
 
     def __post_init__(self) -> None:
         problems = list(_problems(self))
@@ -138,8 +144,14 @@ def _problems(c: SimulatorConfig) -> list[str]:
         out.append(f"unknown scenarios {wrong_scn} (known: {', '.join(SCENARIOS)})")
     if c.scenario_every_s is not None and c.scenario_every_s <= 0:
         out.append("scenario_every_s must be > 0")
+    if not c.scenario_time_scale > 0:
+        out.append("scenario_time_scale must be > 0")
     if c.outcomes is not None and c.outcomes not in OUTCOME_MODES:
         out.append(f"outcomes must be one of {OUTCOME_MODES}, not {c.outcomes!r}")
+    if not c.outcome_delay_scale > 0:
+        out.append("outcome_delay_scale must be > 0")
+    elif c.outcome_delay_scale != 1.0 and c.outcome_mode != "triggers":
+        out.append("outcome_delay_scale applies to answers to real triggers (outcomes 'triggers') only")
     if c.compression not in (None, "gzip", "lz4"):
         out.append("compression must be none, gzip or lz4")
     return out

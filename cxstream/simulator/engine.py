@@ -198,7 +198,7 @@ class Engine:
             if self.pending_answers >= MAX_PENDING_ANSWERS:
                 self.unanswered += 1
                 continue
-            outcome, delay_ms = answer(self._answer_rng, trig)
+            outcome, delay_ms = answer(self._answer_rng, trig, self.cfg.outcome_delay_scale)
             self._push(self._now + delay_ms, _ANSWER, ("outcome", answer_record(trig, outcome)))
             self.pending_answers += 1
 
@@ -207,13 +207,17 @@ class Engine:
         self._scenario_instances[name] = instance
         slug, script = SCENARIOS[name]
         kit_rng = random.Random(f"{self.cfg.seed}/scenario/{name}/{instance}")
-        kit = ScenarioKit(slug, instance, t, kit_rng, self.world, Mint(kit_rng))
+        kit = ScenarioKit(slug, instance, t, kit_rng, self.world, Mint(kit_rng), self.cfg.scenario_time_scale)
         steps = script(kit)
         first = next(steps, None)
         if first is not None:
-            self._push(t + first.at_ms, _SCENARIO, (name, t, steps, first))
+            self._push(t + self._scenario_offset(first), _SCENARIO, (name, t, steps, first))
         if self.cfg.scenario_every_s:
             self._push(t + int(self.cfg.scenario_every_s * 1000), _SCENARIO_START, name)
+
+    def _scenario_offset(self, step: Step) -> int:
+        """A step's offset from its scenario's start, in ms, as scenario_time_scale paces the story."""
+        return round(step.at_ms * self.cfg.scenario_time_scale)
 
     # --- emission -----------------------------------------------------------------------------------
 
@@ -258,7 +262,8 @@ class Engine:
             yield self._good(step_.contract, step_.record, ts, False, name)
             following = next(steps, None)
             if following is not None:
-                self._push(max(t, start + following.at_ms), _SCENARIO, (name, start, steps, following))
+                self._push(max(t, start + self._scenario_offset(following)), _SCENARIO,
+                           (name, start, steps, following))
         else:  # a duplicate: the same bytes again, a little later, as an at-least-once producer would
             ev = payload
             assert ev.record is not None

@@ -63,7 +63,8 @@ SEGMENT_TILT: dict[str, dict[str, float]] = {
 }
 # Seconds from the trigger's emission to its outcome: (median, lognormal sigma, cap). Accepting or
 # dismissing is a tap on the offer; converting takes a purchase; `ignored` is recorded when the
-# offer expires unanswered, about a minute and a half later.
+# offer expires unanswered, about a minute and a half later. SimulatorConfig.outcome_delay_scale
+# (`cxstream simulate --outcome-delay-scale`) multiplies them, caps included.
 RESPONSE_DELAY_S: dict[str, tuple[float, float, float]] = {
     "accepted": (15.0, 0.6, 300.0),
     "dismissed": (8.0, 0.6, 120.0),
@@ -82,12 +83,16 @@ def outcome_weights(action: str, route: str | None, segment: str | None) -> dict
     return {outcome: w / total for outcome, w in weights.items()}
 
 
-def answer(rng: random.Random, trigger: dict[str, Any]) -> tuple[str, int]:
-    """(outcome, delay in ms after the trigger's emission) for one real trigger of the decisions job."""
+def answer(rng: random.Random, trigger: dict[str, Any], delay_scale: float = 1.0) -> tuple[str, int]:
+    """(outcome, delay in ms after the trigger's emission) for one real trigger of the decisions job.
+
+    delay_scale stretches or shrinks the delay only: the same random draws give the same outcomes,
+    so a run with short delays answers like a plausible one, just sooner.
+    """
     weights = outcome_weights(trigger.get("action") or "", trigger.get("route"), trigger.get("segment"))
     outcome = rng.choices(list(weights), weights=list(weights.values()))[0]
     median, sigma, cap = RESPONSE_DELAY_S[outcome]
-    delay_s = min(cap, rng.lognormvariate(math.log(median), sigma))
+    delay_s = min(cap, rng.lognormvariate(math.log(median), sigma)) * delay_scale
     return outcome, max(1, int(delay_s * 1000))
 
 

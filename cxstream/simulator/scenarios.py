@@ -2,7 +2,9 @@
 
 Each scenario is a function that yields its events in order, each at an offset from the scenario's start
 (event time). The engine mixes them into the background traffic untouched: no jitter, no lateness, no
-duplicates, so a test can state exactly what the decision job received. Customer ids are
+duplicates, so a test can state exactly what the decision job received. SimulatorConfig's
+scenario_time_scale (`cxstream simulate --scenario-time-scale`) multiplies every offset: a live test
+need not sit through a story's minutes of wall-clock pauses. Customer ids are
 'cust-scn-<slug>-<instance>' (instance 1, 2, … when a scenario is repeated) and never collide with the
 background population ('cust-000123').
 """
@@ -34,9 +36,10 @@ class ScenarioKit:
     """What a scenario script needs: its customer id, a seeded rng, the catalogue and record helpers."""
 
     def __init__(self, slug: str, instance: int, start_ms: int, rng: random.Random, world: World,
-                 mint: Mint) -> None:
+                 mint: Mint, time_scale: float = 1.0) -> None:
         self.slug = slug
-        self.start_ms = start_ms  # event time of offset 0, for absolute times inside attributes
+        self.start_ms = start_ms  # event time of offset 0
+        self.time_scale = time_scale  # the engine multiplies every step's offset by it
         self.instance = instance
         self.rng = rng
         self.world = world
@@ -44,6 +47,11 @@ class ScenarioKit:
         self.customer_id = scenario_customer_id(slug, instance)
         self.currency = "EUR"
         self.segment = "regular"  # a scenario about another segment sets this before its first event
+
+    def at(self, offset_ms: int) -> int:
+        """Event time of a step at offset_ms, for absolute times inside a record's attributes: the
+        engine sends the step at start + offset x time_scale, and the attributes must agree."""
+        return self.start_ms + round(offset_ms * self.time_scale)
 
     def session(self) -> str:
         return self.mint.short("ses")
@@ -123,7 +131,7 @@ def flight_delay_vip(kit: ScenarioKit) -> Iterator[Step]:
     yield kit.interaction(0, s, ch, "page_view")
     yield kit.interaction(15 * SECOND, s, ch, "product_view", lounge)
     yield kit.interaction(30 * SECOND, s, ch, "click", lounge)
-    attrs = flight_attributes(route, 180, kit.start_ms + 60 * SECOND, 4 * 3_600_000)
+    attrs = flight_attributes(route, 180, kit.at(60 * SECOND), 4 * 3_600_000)
     attrs.update(booking_ref=f"SCN{kit.instance:03d}", customer_segment="vip", value_tier="high")
     ctx = records.context(kit.mint.short("ctx"), "flight_delay", "critical", attrs,
                           customer_id=kit.customer_id)
@@ -155,7 +163,7 @@ def route_delay_booked(kit: ScenarioKit) -> Iterator[Step]:
     # The booking: a purchase whose item_id is the route key (the membership convention of the
     # decisions job's context fan-out, schemas/interaction.avsc).
     yield kit.interaction(80 * SECOND, s, ch, "purchase", None, fare, item_id=code)
-    attrs = flight_attributes(SCENARIO_ROUTE, 150, kit.start_ms + 4 * MINUTE, 3 * 3_600_000)
+    attrs = flight_attributes(SCENARIO_ROUTE, 150, kit.at(4 * MINUTE), 3 * 3_600_000)
     ctx = records.context(kit.mint.short("ctx"), "flight_delay", flight_severity(150), attrs, subject_key=code)
     yield Step(4 * MINUTE, "context", ctx)
 
