@@ -28,7 +28,7 @@ from cxstream.consume import TopicReader
 from cxstream.runtime import RunOptions, build, load_spec
 from cxstream.simulator import SimulatorConfig, run, scenario_customer_id
 from tests.conftest import make_test_profile, subprocess_env
-from tests.kafka_io import produce_records, read_settled, run_bounded
+from tests.kafka_io import produce_records, read_settled, read_written, run_bounded
 
 pytestmark = pytest.mark.slow
 
@@ -207,7 +207,7 @@ def test_scenarios_get_exactly_the_triggers_the_oracle_expects_and_outcomes_feed
 
     run_bounded("decisions", profile)
 
-    raw = read_settled(bootstrap, profile, "cx.nba.triggers")
+    raw = read_written(bootstrap, profile, "cx.nba.triggers")
     got = _latest_per_key(raw, ["customer_id", "trigger_id"])
     assert len(got) > len(expected)  # background customers get triggers too
 
@@ -242,7 +242,7 @@ def test_scenarios_get_exactly_the_triggers_the_oracle_expects_and_outcomes_feed
     assert set(got["route"]) == {"bot", "human", "specialist_ai"}
 
     # Feedback: the outcomes joined to the triggers they answer, per action, segment and 15 minutes.
-    feedback = _latest_per_key(read_settled(bootstrap, profile, "cx.nba.feedback"),
+    feedback = _latest_per_key(read_written(bootstrap, profile, "cx.nba.feedback"),
                                list(contracts.load("action_feedback").key))
     joined = pd.DataFrame(outcomes).merge(got[["trigger_id", "customer_id", "action", "segment"]],
                                           on=["trigger_id", "customer_id"])
@@ -264,7 +264,7 @@ def test_scenarios_get_exactly_the_triggers_the_oracle_expects_and_outcomes_feed
     pd.testing.assert_frame_equal(have_fb, want_fb, check_dtype=False)
 
     # Bad input went to the DLQ, every record of it, with a reason.
-    dlq = [m.record for m in read_settled(bootstrap, profile, "cx.dlq")]
+    dlq = [m.record for m in read_written(bootstrap, profile, "cx.dlq")]
     bad_sent = 0
     for contract in ("interaction", "message", "context"):
         topic = profile.topic(contracts.load(contract).topic)
@@ -395,7 +395,7 @@ def test_route_and_item_context_reaches_exactly_its_members(bootstrap: str, pref
 
     run_bounded("decisions", profile)
 
-    dlq = [m.record for m in read_settled(bootstrap, profile, "cx.dlq")]
+    dlq = [m.record for m in read_written(bootstrap, profile, "cx.dlq")]
     late = {(r["source_topic"], r["source_partition"], r["source_offset"]) for r in dlq if r["stage"] == "late"}
     interactions = _produced_frame(stats, profile, "interaction", late)
     context = _produced_frame(stats, profile, "context", late)
@@ -424,7 +424,7 @@ def test_route_and_item_context_reaches_exactly_its_members(bootstrap: str, pref
     for customer, cid in fanned:
         reach[customer].add(cid)
 
-    got = _latest_per_key(read_settled(bootstrap, profile, "cx.nba.triggers"), ["customer_id", "trigger_id"])
+    got = _latest_per_key(read_written(bootstrap, profile, "cx.nba.triggers"), ["customer_id", "trigger_id"])
     rebook = got[got["action"] == "proactive_rebooking"]
     answered = [(r["customer_id"], r["evidence"]["event_id"]) for r in rebook.to_dict("records")]
     strangers = [(c, cid) for c, cid in answered if cid not in reach[c] or not qualifies[cid]]
@@ -495,7 +495,7 @@ def test_a_live_simulator_answers_real_triggers_and_the_feedback_follows(bootstr
         except subprocess.TimeoutExpired:
             sim.kill()
     try:
-        outcomes = pd.DataFrame([m.record for m in read_settled(bootstrap, profile, "cx.events.outcomes")])
+        outcomes = pd.DataFrame([m.record for m in read_written(bootstrap, profile, "cx.events.outcomes")])
         triggers = _latest_per_key(read_settled(bootstrap, profile, "cx.nba.triggers"), ["customer_id", "trigger_id"])
         joined = outcomes.merge(triggers[["trigger_id", "customer_id", "action", "segment", "emit_time"]],
                                 on=["trigger_id", "customer_id"], how="left")
