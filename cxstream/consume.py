@@ -107,6 +107,11 @@ class TopicReader:
         ends = self._consumer.end_offsets(self.partitions)
         return {(tp.topic, tp.partition): off for tp, off in ends.items()}
 
+    def positions(self) -> dict[tuple[str, int], int]:
+        """The offset each partition will be read from next: with end_offsets(), whether a reader
+        has read everything up to a point (positions move past transaction markers too)."""
+        return {(tp.topic, tp.partition): self._consumer.position(tp) for tp in self.partitions}
+
     def read_until(self, predicate, timeout_s: float) -> list[Message]:
         """Poll until predicate(all messages so far) is true or the timeout passes."""
         got: list[Message] = []

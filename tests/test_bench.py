@@ -14,10 +14,13 @@ pytestmark = pytest.mark.slow
 
 
 def test_bench_writes_throughput_and_latency_json(bootstrap: str, tmp_path) -> None:
+    """Both phases of one entry, end to end. --warmup 2 instead of the default 20 s, a fixed sleep:
+    the warm-up keeps a job's start-up out of a real measurement, and this smoke test needs samples
+    and a report, not a steady state."""
     out = tmp_path / "bench.json"
     proc = subprocess.run(
         [sys.executable, "-m", "cxstream.cli", "bench", "jobs", "--only", "passthrough", "--events", "3000",
-         "--rate", "300", "--seconds", "8", "--bootstrap-servers", bootstrap, "--out", str(out)],
+         "--rate", "300", "--seconds", "8", "--warmup", "2", "--bootstrap-servers", bootstrap, "--out", str(out)],
         capture_output=True, text=True, env=subprocess_env(), timeout=400,
     )
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-2000:]

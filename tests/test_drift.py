@@ -22,7 +22,7 @@ from scipy.spatial.distance import jensenshannon
 from cxstream.paths import REPO_ROOT
 from cxstream.simulator import SimulatorConfig, generate
 from tests.conftest import make_test_profile, subprocess_env
-from tests.kafka_io import produce_records, read_settled, run_bounded
+from tests.kafka_io import produce_records, read_written, run_bounded
 
 sys.path.insert(0, str(REPO_ROOT / "udfs"))
 import drift  # noqa: E402
@@ -123,7 +123,7 @@ def test_drift_is_reported_after_the_drift_point_only_and_equals_numpy(bootstrap
 
     run_bounded("drift", profile)
 
-    got = pd.DataFrame([m.record for m in read_settled(bootstrap, profile, "cx.drift")])
+    got = pd.DataFrame([m.record for m in read_written(bootstrap, profile, "cx.drift")])
     assert set(got["reference"]) == {"test-reference"}
     for name in ("amount", "channel", "event_type", "sentiment_compound"):
         want = _expected(scored_turns if name == "sentiment_compound" else records, reference, name)

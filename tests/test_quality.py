@@ -12,7 +12,7 @@ import pytest
 from cxstream.paths import REPO_ROOT
 from cxstream.sample_data import interactions
 from tests.conftest import make_test_profile
-from tests.kafka_io import produce_records, read_settled, run_bounded
+from tests.kafka_io import produce_records, read_written, run_bounded
 
 sys.path.insert(0, str(REPO_ROOT / "udfs"))
 import quality  # noqa: E402
@@ -102,7 +102,7 @@ def test_the_job_opens_counts_and_resolves_one_alert_per_expectation(bootstrap: 
 
     run_bounded("quality", profile)
 
-    alerts = [m.record for m in read_settled(bootstrap, profile, "cx.alerts")]
+    alerts = [m.record for m in read_written(bootstrap, profile, "cx.alerts")]
     by_subject: dict[str, list[dict]] = {}
     for a in alerts:  # one key per subject: its records are in one partition, in order
         assert a["kind"] == "data_quality"

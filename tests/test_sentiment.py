@@ -14,7 +14,7 @@ from cxstream.paths import REPO_ROOT
 from cxstream.simulator import SimulatorConfig, run
 from tests import oracles
 from tests.conftest import make_test_profile
-from tests.kafka_io import read_settled, run_bounded
+from tests.kafka_io import read_written, run_bounded
 
 sys.path.insert(0, str(REPO_ROOT / "udfs"))
 import sentiment as sentiment_udf  # noqa: E402
@@ -49,7 +49,7 @@ def test_sentiment_aggregates_equal_a_pandas_computation(bootstrap: str, prefix:
 
     key = list(contracts.load("sentiment_aggregate").key)
     latest: dict[tuple, dict] = {}
-    for m in sorted(read_settled(bootstrap, profile, "cx.sentiment"), key=lambda m: (m.partition, m.offset)):
+    for m in sorted(read_written(bootstrap, profile, "cx.sentiment"), key=lambda m: (m.partition, m.offset)):
         latest[tuple(m.record[k] for k in key)] = m.record
     got = pd.DataFrame(list(latest.values()))
     expected = oracles.sentiment(messages)

@@ -17,7 +17,7 @@ from cxstream import contracts
 from cxstream.simulator import SimulatorConfig, run
 from tests import oracles
 from tests.conftest import make_test_profile
-from tests.kafka_io import read_settled, run_bounded
+from tests.kafka_io import read_written, run_bounded
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +47,7 @@ def test_signals_equal_a_pandas_computation_and_bad_or_late_records_reach_the_dl
 
     run_bounded("signals", profile)
 
-    dlq = [m.record for m in read_settled(bootstrap, profile, "cx.dlq")]
+    dlq = [m.record for m in read_written(bootstrap, profile, "cx.dlq")]
     from_interactions = [r for r in dlq if r["source_topic"] == interactions_topic]
     by_stage = Counter(r["stage"] for r in from_interactions)
     assert by_stage["decode"] + by_stage["validate"] == bad_sent
@@ -63,7 +63,7 @@ def test_signals_equal_a_pandas_computation_and_bad_or_late_records_reach_the_dl
                if r["stage"] == "late")
 
     signal = contracts.load("signal")
-    got = _latest_per_key(read_settled(bootstrap, profile, "cx.signals"), list(signal.key))
+    got = _latest_per_key(read_written(bootstrap, profile, "cx.signals"), list(signal.key))
     expected = oracles.signals([p.record for p in produced if p.record["event_id"] not in refused_late])
     assert sorted(Counter(got["window_kind"]).items()) == sorted(Counter(expected["window_kind"]).items())
     key = ["customer_id", "window_kind", "window_start", "window_end"]

@@ -277,7 +277,7 @@ def test_a_scenario_time_scale_shortens_the_pauses_and_keeps_the_story() -> None
     names = ("route_delay_booked", "flight_delay_vip")
 
     def story(scale: float) -> dict[str, list[SimEvent]]:
-        events = list(generate(sim(duration_s=600, scenarios=names, scenario_time_scale=scale)))
+        events = list(generate(sim(duration_s=600, event_rate=5, scenarios=names, scenario_time_scale=scale)))
         return {name: [e for e in events if e.scenario == name] for name in names}
 
     plain, quick = story(1.0), story(0.25)
@@ -381,7 +381,7 @@ def test_an_outcome_delay_scale_answers_sooner_with_the_same_outcomes() -> None:
         (o1, d1), (o2, d2) = outcomes.answer(plain, trig), outcomes.answer(quick, trig, 0.1)
         assert o1 == o2 and abs(d2 - d1 * 0.1) <= 1
     triggers = _triggers(40)
-    events = list(Engine(sim(duration_s=900, outcomes="triggers", outcome_delay_scale=0.1),
+    events = list(Engine(sim(duration_s=300, event_rate=5, outcomes="triggers", outcome_delay_scale=0.1),
                          HandOver(triggers)).events())
     answers = [e.record for e in events if e.contract == "outcome" and e.good and not e.duplicate]
     assert len(answers) == len(triggers)

@@ -23,7 +23,7 @@ from cxstream.simulator import SimulatorConfig, run
 from cxstream.sqlfiles import split_located
 from cxstream.sqlrun import QueryOptions, Session, located_error
 from tests.conftest import make_test_profile, subprocess_env
-from tests.kafka_io import read_settled, run_bounded
+from tests.kafka_io import read_written, run_bounded
 
 EXAMPLES = SQL_DIR / "examples"
 
@@ -127,7 +127,7 @@ def test_recipes_equal_pandas_over_the_same_records(bootstrap: str, prefix: str)
         assert _close(row["conversion"], buying / sessions) and _close(revenue, row["revenue"]), row
 
     # sentiment_by_agent: over what the sentiment job wrote to cx.sentiment.
-    sent = pd.DataFrame([m.record for m in read_settled(bootstrap, profile, "cx.sentiment")])
+    sent = pd.DataFrame([m.record for m in read_written(bootstrap, profile, "cx.sentiment")])
     agents = sent[(sent["scope"] == "agent")
                   & (pd.to_datetime(sent["window_start"], unit="ms").dt.minute % 5 == 0)]
     assert agents["scope_id"].nunique() > 2
@@ -141,7 +141,7 @@ def test_recipes_equal_pandas_over_the_same_records(bootstrap: str, prefix: str)
         assert _close(g["min_compound"].min(), row["worst_turn"])
 
     # dead_letters: over cx.dlq (the simulator's bad records, refused by the sentiment job's source).
-    dlq = pd.DataFrame([m.record for m in read_settled(bootstrap, profile, "cx.dlq")])
+    dlq = pd.DataFrame([m.record for m in read_written(bootstrap, profile, "cx.dlq")])
     assert len(dlq) > 0 and set(dlq["job"]) == {"test-sentiment"}, "analyst queries add no letters to cx.dlq"
     dlq["reason_kind"] = dlq["reason"].map(lambda r: re.match(r"^[^0-9]*", r).group(0))
     expected = dlq.groupby(["job", "stage", "reason_kind"]).size().to_dict()
