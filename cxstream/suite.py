@@ -68,8 +68,12 @@ def _stop_simulator(sim: subprocess.Popen[bytes]) -> None:
 
 
 def _interrupt(signum: int, frame: object) -> None:
-    """SIGTERM and SIGHUP stop `cxstream run` the way Ctrl-C does: through its clean-up. Python's
-    default for them ends the process at once, leaving the simulator and the job running."""
+    """SIGINT, SIGTERM and SIGHUP all stop `cxstream run` through its clean-up.
+
+    Python's default for SIGTERM and SIGHUP ends the process at once, leaving the simulator and the
+    job running. SIGINT is set explicitly too: a process started in the background by a non-interactive
+    shell (`cxstream run &` in a script, CI) inherits SIGINT as ignored, and Python then leaves it
+    ignored, so `kill -INT` would do nothing."""
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
@@ -186,7 +190,7 @@ class _MetricsWatch:
 
 
 def run_suite(args: argparse.Namespace) -> int:
-    stop_signals = (signal.SIGTERM, signal.SIGHUP)
+    stop_signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     previous = {sig: signal.signal(sig, _interrupt) for sig in stop_signals}
     try:
         return _run_suite(args)

@@ -44,12 +44,19 @@ def _processes() -> list[tuple[int, int, int, str]]:
 
 class _Run:
     """`cxstream run` in a process group of its own (start_new_session), its output collected as it
-    comes (both pipes drained, so a long live view cannot block it)."""
+    comes (both pipes drained, so a long live view cannot block it).
 
-    def __init__(self, bootstrap: str, *args: str) -> None:
+    With `sigint_ignored` it starts the way a non-interactive shell starts `cxstream run &`: with SIGINT
+    ignored, which Python would otherwise keep."""
+
+    def __init__(self, bootstrap: str, *args: str, sigint_ignored: bool = False) -> None:
+        def ignore_sigint() -> None:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "cxstream.cli", "run", "--bootstrap-servers", bootstrap, *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=subprocess_env(), start_new_session=True,
+            preexec_fn=ignore_sigint if sigint_ignored else None,
         )
         self.stdout: list[str] = []
         self.stderr: list[str] = []
@@ -131,10 +138,11 @@ class _Run:
 
 def test_run_shows_live_output_and_produces_signals_then_stops_cleanly_on_sigint(bootstrap: str) -> None:
     """Until every job has shown output in the live view, then `kill -INT` to the command alone (not
-    its group, which a terminal's Ctrl-C would reach): the command itself must stop its simulator."""
+    its group, which a terminal's Ctrl-C would reach): the command itself must stop its simulator.
+    Started with SIGINT ignored, as from a script's `cxstream run &`: the command must still obey it."""
     # The first 5-minute HOP window that a 1-minute slide closes needs up to 65 s of event time;
     # --duration is only a backstop here.
-    with _Run(bootstrap, "--duration", "600", "--rate", "200") as run:
+    with _Run(bootstrap, "--duration", "600", "--rate", "200", sigint_ignored=True) as run:
         run.wait_for_output(OUTPUTS, 420)
         run.simulator()
         os.kill(run.proc.pid, signal.SIGINT)
