@@ -39,6 +39,9 @@ API_SASL_AUTHENTICATE = 36
 ERR_UNSUPPORTED_SASL_MECHANISM = 33
 ERR_ILLEGAL_SASL_STATE = 34
 ERR_SASL_AUTHENTICATION_FAILED = 58
+# Kafka's connection.failed.authentication.delay.ms: a refused client gets the error response, and the
+# connection closes only after this, so the client reads the reason instead of a bare disconnect.
+FAILED_AUTH_CLOSE_DELAY_S = 0.1
 _HASHES = {"SCRAM-SHA-256": "sha256", "SCRAM-SHA-512": "sha512"}
 
 
@@ -208,6 +211,10 @@ class BrokerProxy:
             u_reader, u_writer = await asyncio.open_connection(*self.upstream)
             self._writers.add(u_writer)
             if self.users is not None and not await self._authenticate(c_reader, c_writer, u_reader, u_writer):
+                # A graceful close: abort() below would discard a TLS-buffered error response.
+                await asyncio.sleep(FAILED_AUTH_CLOSE_DELAY_S)
+                c_writer.close()
+                await asyncio.wait_for(c_writer.wait_closed(), 2)
                 return
             await asyncio.gather(self._pipe(c_reader, u_writer), self._pipe(u_reader, c_writer))
         except (OSError, asyncio.IncompleteReadError, ssl.SSLError):
