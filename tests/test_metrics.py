@@ -31,8 +31,14 @@ def test_parse_reads_prometheus_text_and_maps_topic_labels_back() -> None:
 def test_prometheus_metrics_count_what_was_produced_during_a_real_run(bootstrap: str, prefix: str) -> None:
     profile = make_test_profile(bootstrap, prefix, "avro")
     now = int(time.time() * 1000)
-    t0 = now - 120_000
-    good = interactions(600, t0, step_ms=100, seed=3)
+    # No more input arrives, so the watermark stops at the newest event time - 5 s, and a window must
+    # close below that whatever the wall clock says: t0 on a minute boundary, events over two minutes
+    # (600 x 200 ms: t0 .. t0 + 119.8 s). The watermark reaches ~t0 + 114 s: past t0 + 60 s, short of
+    # t0 + 120 s, so the windows ending at t0 + 60 s close, and only they. (60 s of events from an
+    # unaligned now - 120 s closed none when t0 fell in the first ~5 s of a minute: ~8 % of runs.)
+    # Three minutes back: the newest event is over a minute old when produced, as it was before.
+    t0 = (now // 60_000 - 3) * 60_000
+    good = interactions(600, t0, step_ms=200, seed=3)
     broken = interactions(25, t0 + 100, step_ms=1000, seed=4)
     for i, r in enumerate(broken):  # decodable but against the contract: the job's validate stage
         r["event_id"], r["channel"] = f"bad{i}", "teleport"
