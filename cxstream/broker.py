@@ -85,18 +85,60 @@ class _ConnectFailures(logging.Handler):
             self.reasons.append(m.group(1))
 
 
+def _refused_everywhere(bootstrap_servers: str, connect_timeout_s: float) -> str | None:
+    """Why no bootstrap address takes a TCP connection at all, or None when that is not certain.
+
+    kafka-python retries a refused connection until its bootstrap timeout ends, so a wrong port cost the
+    whole wait (10 s in resolve_bootstrap) for an answer the kernel gives at once. This probe connects
+    to each address (parsed as kafka-python parses them) and gives a reason only when every one is
+    refused outright (ECONNREFUSED on each of its IPs) or names a host that does not exist. Anything
+    else is left to the Kafka client and its full timeout: an accepted connection may still fail
+    authentication or TLS, a connection that times out may be a slow network, a DNS server that does
+    not answer may answer later. Callers that wait for a starting broker (wait_until_answering) poll
+    in a loop, so an immediate "connection refused" only makes them poll again sooner.
+    """
+    from kafka.cluster import collect_hosts
+
+    try:
+        hosts = collect_hosts(bootstrap_servers, randomize=False)
+    except ValueError:  # e.g. a port that is not a number: the Kafka client reports it
+        return None
+    reasons = []
+    for host, port, _ in hosts:
+        try:
+            socket.create_connection((host, port), timeout=connect_timeout_s, all_errors=True).close()
+            return None
+        except socket.gaierror as exc:
+            if exc.errno not in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)):
+                return None
+            why = f"host not found ({exc.strerror})"
+        except ExceptionGroup as errors:  # one error per IP the host resolved to
+            if not all(isinstance(e, ConnectionRefusedError) for e in errors.exceptions):
+                return None
+            why = "connection refused"
+        except OSError:
+            return None
+        reasons.append(why if len(hosts) == 1 else f"{host}:{port} {why}")
+    return "; ".join(reasons) or None
+
+
 def why_not_answering(bootstrap_servers: str, timeout_s: float = 5.0) -> str | None:
     """None when a broker answers a metadata request with the profile's client settings, else why not.
 
     The reason distinguishes refused credentials and TLS failures from a broker that is not there, so a
     wrong password does not read as "no broker". It never contains a secret: kafka-python's SASL
     errors name the mechanism, not the credentials, and the text passes through redact_secrets.
+    When every address refuses the TCP connection, the reason ("connection refused") comes at once,
+    not after timeout_s (see _refused_everywhere).
     """
     from kafka.admin import KafkaAdminClient  # imported late: slow import, not needed for --help
 
     from cxstream.kafka_clients import python_client_kwargs, redact_secrets
 
     kwargs = python_client_kwargs()
+    refused = _refused_everywhere(bootstrap_servers, connect_timeout_s=min(timeout_s, 1.0))
+    if refused is not None:
+        return redact_secrets(refused)
     capture = _ConnectFailures()
     loggers = [logging.getLogger(name) for name in ("kafka.net.manager", "kafka.net.connection", "kafka.conn")]
     saved = [(lg.propagate, lg.level) for lg in loggers]

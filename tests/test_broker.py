@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
+import time
 
 from cxstream import broker
 from tests.conftest import subprocess_env
@@ -42,6 +44,31 @@ def test_external_bootstrap_starts_no_broker_and_unreachable_is_one_clear_line(t
     assert bad.returncode == 1
     assert bad.stderr.splitlines()[0].startswith(f"cxstream: error: no Kafka broker answers at 127.0.0.1:{port}: ")
     assert "Traceback" not in bad.stderr
+
+
+def test_a_closed_port_is_reported_at_once_not_after_the_timeout() -> None:
+    """Every address refusing the TCP connection is a certain "no broker": no need to wait for one."""
+    port = broker.free_port()  # nothing listens there
+    started = time.monotonic()
+    reason = broker.why_not_answering(f"127.0.0.1:{port}", timeout_s=30)
+    assert reason == "connection refused"
+    assert time.monotonic() - started < 5  # kafka-python alone retries for the whole 30 s
+    both = broker.why_not_answering(f"127.0.0.1:{port},no-such-host.invalid:9092", timeout_s=30)
+    assert both is not None and both.startswith(f"127.0.0.1:{port} connection refused; "
+                                                "no-such-host.invalid:9092 host not found"), both
+    assert time.monotonic() - started < 5
+
+
+def test_a_port_that_accepts_but_never_answers_still_gets_the_whole_timeout() -> None:
+    """The fast path is only for refused connections: a listener that is slow to answer is waited for."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        started = time.monotonic()
+        reason = broker.why_not_answering(f"127.0.0.1:{silent.getsockname()[1]}", timeout_s=2)
+        took = time.monotonic() - started
+    assert reason is not None and "connection refused" not in reason, reason
+    assert took >= 1.5, took
 
 
 def test_local_broker_keeps_nothing_across_a_restart(tmp_path) -> None:

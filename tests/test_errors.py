@@ -53,7 +53,7 @@ def test_an_unreachable_broker_is_one_line_for_sql(tmp_path: Path) -> None:
     sql.write_text("SELECT 1;\n")
     port = free_port()  # nothing listens there
     done = _cli("sql", str(sql), "--bootstrap-servers", f"127.0.0.1:{port}")
-    # the probe adds why it could not connect (e.g. ": KafkaConnectionError: 111 ECONNREFUSED")
+    # the probe adds why it could not connect (here ": connection refused", said at once)
     assert _one_line_error(done).startswith(f"cxstream: error: no Kafka broker answers at 127.0.0.1:{port}")
 
 
