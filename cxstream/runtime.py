@@ -425,17 +425,14 @@ def register_stream_view(t_env: StreamTableEnvironment, stream: DataStream, view
     t_env.create_temporary_view(view, t_env.from_data_stream(stream, schema))
 
 
-def keyed_by_column(t_env: StreamTableEnvironment, view: str, key: str,
-                    time_column: str | None = None) -> KeyedStream:
-    """`view`'s rows as a stream keyed by `key`, a STRING SQL expression over them, taken in the JVM.
+def keyed_by_column(t_env: StreamTableEnvironment, view: str, key: str, time_column: str) -> KeyedStream:
+    """`view`'s rows as a stream keyed by its STRING column `key`, the key taken in the JVM.
 
     PyFlink's key_by runs a Python function per record to compute the key (an operator of its own:
     in the throughput bench its task was 80 % busy, beside the decisions' own 100 %), then hands
-    Row(key, row) to the keyed function. The key is a column or an expression here, so SQL builds
-    that same Row(key, row) and the stream is partitioned on its first field by the same Java
-    selector PyFlink uses: one Python hop per record instead of two. The keyed function gets the
-    row of all of `view`'s columns, in order; with `time_column` (a time attribute of `view`) the
-    records carry it as their stream timestamp.
+    Row(key, row) to the keyed function. The key is a column here, so SQL builds that same
+    Row(key, row) and the stream is partitioned on its first field by the same Java selector
+    PyFlink uses: one Python hop per record instead of two.
 
     This leans on PyFlink internals that key_by itself uses (the KeyByKeySelector class, the
     KeyedStream constructor, the Row(key, row) input of its keyed operators), which is why the
@@ -452,9 +449,8 @@ def keyed_by_column(t_env: StreamTableEnvironment, view: str, key: str,
     row_type = ", ".join(f"`{n}` {t}" for n, t in zip(names, types, strict=True))
     columns = ", ".join(f"`{n}`" for n in names)
     # The time attribute stays a top-level column as well: it becomes the records' stream timestamp.
-    timestamp = f", `{time_column}`" if time_column else ""
-    keyed_rows = t_env.sql_query(f"SELECT {key}, CAST(ROW({columns}) AS ROW<{row_type}>){timestamp} "
-                                 f"FROM `{view}`")
+    keyed_rows = t_env.sql_query(f"SELECT `{key}`, CAST(ROW({columns}) AS ROW<{row_type}>), `{time_column}` "
+                                 f"FROM {view}")
     # Row(key, row, time) with RowTypeInfo, what PyFlink's keyed operators take as input (to_data_stream
     # would give Flink SQL's external type instead).
     gateway = get_gateway()

@@ -89,7 +89,6 @@ def build(pipeline) -> None:  # noqa: ANN001 - a cxstream.runtime.Pipeline
     from pyflink.datastream.state import ValueStateDescriptor
 
     from cxstream import alert_rules
-    from cxstream.runtime import keyed_by_column, python_thread_mode
 
     resolve_after = int(alert_rules.load()["resolve_after"])
     t_env = pipeline.t_env
@@ -119,14 +118,11 @@ def build(pipeline) -> None:  # noqa: ANN001 - a cxstream.runtime.Pipeline
     for view in views:
         done.add(view)
         columns = ", ".join(f"`{c}`" for c in EVALUATION_COLUMNS)
-        inputs = view.removesuffix(EVALUATION_SUFFIX) + "alert_dedup_inputs"
-        t_env.create_temporary_view(inputs, t_env.sql_query(f"SELECT {columns} FROM `{view}`"))
-        # Keyed in the JVM (no Python key selector per record), the stage itself in THREAD mode:
-        # in the suite's bench the Python key_by was the busiest task after the windows.
-        keyed = keyed_by_column(t_env, inputs, "CONCAT_WS(U&'\\241F', `kind`, COALESCE(`subject`, ''))")
-        with python_thread_mode(keyed):
-            alerts = (keyed.process(Deduplicate(resolve_after), output_type=alert_type)
-                      .name(f"deduplicate {view}"))
+        stream = t_env.to_data_stream(t_env.sql_query(f"SELECT {columns} FROM `{view}`"))
+        alerts = (stream
+                  .key_by(lambda row: f"{row[0]}\u241f{row[1]}", key_type=Types.STRING())
+                  .process(Deduplicate(resolve_after), output_type=alert_type)
+                  .name(f"deduplicate {view}"))
         updates = view.removesuffix(EVALUATION_SUFFIX) + "alert_updates"
         t_env.create_temporary_view(updates, t_env.from_data_stream(alerts))
         pipeline.add_sql_file("alert_publish.sql", ({"updates": updates},))

@@ -189,7 +189,7 @@ def build(pipeline: Pipeline, rules_file: Path | None = None) -> None:
     # Validated on the client: a bad rules file fails the build with the reason, before any job starts.
     rules = load_rules(rules_file, context_types=tuple(context_types))
     t_env = pipeline.t_env
-    inputs = keyed_by_column(t_env, INPUT_VIEW, "`customer_id`", "event_time")
+    inputs = keyed_by_column(t_env, INPUT_VIEW, "customer_id", "event_time")
     with python_thread_mode(inputs):
         decisions = inputs.process(_make_function(rules, pipeline.profile.watermark_delay_s * 1000),
                                    output_type=output_type()).name("nba-decide")
