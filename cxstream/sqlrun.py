@@ -37,6 +37,10 @@ _QUERY = re.compile(r"^\s*\(?\s*(SELECT|WITH|VALUES)\b", re.I)
 _EXPLAIN = re.compile(r"^\s*EXPLAIN\b", re.I)
 _INSERT = re.compile(r"^\s*(EXECUTE\s+)?INSERT\b", re.I)
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]+$")
+# The SQL client's SET / RESET: TableEnvironment.executeSql refuses them ("Unsupported SQL query!").
+_SET = re.compile(r"^\s*SET\s+'(?P<key>[^']+)'\s*=\s*'(?P<value>[^']*)'\s*$", re.I)
+_RESET = re.compile(r"^\s*RESET\s+'(?P<key>[^']+)'\s*$", re.I)
+_SET_OR_RESET = re.compile(r"^\s*(SET|RESET)\b", re.I)
 
 
 class SqlError(RuntimeError):
@@ -86,6 +90,8 @@ def statement_kind(text: str) -> str:
         return "insert"
     if re.match(r"^\s*(SHOW|DESCRIBE|DESC)\b", text, re.I):
         return "show"
+    if _SET_OR_RESET.match(text):
+        return "set"
     return "ddl"
 
 
@@ -223,6 +229,7 @@ class Session:
         self.opts = opts
         self.out = out
         self.t_env = pipeline.t_env
+        self._initial: dict[str, str | None] = {}  # option -> its value before the first SET
 
     def check(self, source: str, stmt: Located) -> None:
         """Plan a query or an INSERT without running it; run a definition (later statements need it)."""
@@ -234,8 +241,29 @@ class Session:
                 self.t_env.explain_sql(re.sub(r"^\s*EXPLAIN\s+(PLAN\s+FOR\s+)?", "", stmt.text, flags=re.I))
             elif kind == "ddl":
                 self.t_env.execute_sql(stmt.text)
+            elif kind == "set" and not (_SET.match(stmt.text) or _RESET.match(stmt.text)):
+                raise ValueError("SET takes the form SET 'key' = 'value', RESET the form RESET 'key'")
         except Exception as exc:  # noqa: BLE001 - every Flink refusal becomes one located line
             raise located_error(source, stmt, exc) from exc
+
+    def _set(self, text: str) -> None:
+        """SET 'key' = 'value' / RESET 'key', as in Flink's SQL client: an option for what runs next.
+
+        Applied when the file reaches it, not when the file is checked, so a query between two SETs
+        of one option runs with the first. RESET puts back the value the session started with (the
+        profile's), not Flink's default.
+        """
+        config = self.t_env.get_config()
+        if m := _SET.match(text):
+            self._initial.setdefault(m["key"], config.get_configuration().get_string(m["key"], None))
+            config.set(m["key"], m["value"])
+        elif m := _RESET.match(text):
+            if m["key"] in self._initial:
+                initial = self._initial.pop(m["key"])
+                if initial is None:
+                    config.get_configuration().remove_config(m["key"])
+                else:
+                    config.set(m["key"], initial)
 
     def run(self, source: str, stmt: Located, ddl_done: bool = False) -> LiveTable | None:
         """Run one statement; a query's final table is returned."""
@@ -244,6 +272,11 @@ class Session:
             if kind == "ddl":
                 if not ddl_done:
                     self.t_env.execute_sql(stmt.text)
+                return None
+            if kind == "set":
+                if not ddl_done:
+                    self.check(source, stmt)
+                self._set(stmt.text)
                 return None
             if kind == "explain":
                 table = _collect_rows(self.t_env.execute_sql(stmt.text))

@@ -183,7 +183,11 @@ def test_the_prompt_answers_help_tables_and_a_query(bootstrap: str, prefix: str)
     records = interactions(120, int(time.time() * 1000) - 60_000, step_ms=200, seed=9)
     produce_records(bootstrap, profile, "interaction", records, [r["event_time"] for r in records])
     script = ("help\ntables\nSELECT channel, COUNT(*) AS n\n  FROM interactions GROUP BY channel;\n"
-              "SELECT nope FROM interactions;\nquit\n")
+              "SELECT nope FROM interactions;\n"
+              # SET and RESET as in Flink's SQL client (executeSql itself refuses them); a malformed SET is one line.
+              "SET 'table.local-time-zone' = 'Asia/Tokyo';\nSELECT CAST(TO_TIMESTAMP_LTZ(0, 3) AS STRING) AS tokyo;\n"
+              "RESET 'table.local-time-zone';\nSELECT CAST(TO_TIMESTAMP_LTZ(0, 3) AS STRING) AS utc;\n"
+              "SET table.local-time-zone;\nquit\n")
     done = subprocess.run([sys.executable, "-m", "cxstream.cli", "sql", "--bounded", "--topic-prefix", prefix],
                           input=script, capture_output=True, text=True,
                           env=subprocess_env(CXSTREAM_BOOTSTRAP_SERVERS=bootstrap), cwd=REPO_ROOT, timeout=600)
@@ -196,4 +200,8 @@ def test_the_prompt_answers_help_tables_and_a_query(bootstrap: str, prefix: str)
     assert f"{len(counts)} row(s)" in done.stdout
     # A bad statement at the prompt is one line, and the prompt carries on to `quit`.
     assert re.search(r"^error: statement 2:1: SQL validation failed: Column 'nope' not found", done.stderr, re.M), \
+        done.stderr[-2000:]
+    assert re.search(r"^\| 1970-01-01 09:00:00\.000\s+\|$", done.stdout, re.M), done.stdout[-2000:]
+    assert re.search(r"^\| 1970-01-01 00:00:00\.000\s+\|$", done.stdout, re.M), done.stdout[-2000:]
+    assert re.search(r"^error: statement 7:\d+: SET takes the form SET 'key' = 'value'", done.stderr, re.M), \
         done.stderr[-2000:]
