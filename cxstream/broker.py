@@ -122,6 +122,21 @@ def _refused_everywhere(bootstrap_servers: str, connect_timeout_s: float) -> str
     return "; ".join(reasons) or None
 
 
+FIRST_ATTEMPT_S = 2.0  # why_not_answering's first, short try: long enough for a healthy broker
+
+
+def _list_topics(bootstrap_servers: str, timeout_s: float, kwargs: dict) -> None:
+    from kafka.admin import KafkaAdminClient  # imported late: slow import, not needed for --help
+
+    ms = max(1, int(timeout_s * 1000))
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=ms,
+                             bootstrap_timeout_ms=ms, **kwargs)
+    try:
+        admin.list_topics()
+    finally:
+        admin.close()
+
+
 def why_not_answering(bootstrap_servers: str, timeout_s: float = 5.0) -> str | None:
     """None when a broker answers a metadata request with the profile's client settings, else why not.
 
@@ -131,8 +146,6 @@ def why_not_answering(bootstrap_servers: str, timeout_s: float = 5.0) -> str | N
     When every address refuses the TCP connection, the reason ("connection refused") comes at once,
     not after timeout_s (see _refused_everywhere).
     """
-    from kafka.admin import KafkaAdminClient  # imported late: slow import, not needed for --help
-
     from cxstream.kafka_clients import python_client_kwargs, redact_secrets
 
     kwargs = python_client_kwargs()
@@ -146,19 +159,23 @@ def why_not_answering(bootstrap_servers: str, timeout_s: float = 5.0) -> str | N
         lg.addHandler(capture)
         lg.propagate = False
         lg.setLevel(logging.WARNING)
-    ms = int(timeout_s * 1000)
+    deadline = time.monotonic() + timeout_s
     try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=ms,
-                                 bootstrap_timeout_ms=ms, **kwargs)
-        try:
-            admin.list_topics()
-            return None
-        finally:
-            admin.close()
-    except Exception as exc:  # noqa: BLE001 - turned into the reason
-        reasons = capture.reasons or [f"{type(exc).__name__}: {exc}"]
-        auth = [r for r in reasons if "Authentication" in r or "SASL" in r]
-        tls = [r for r in reasons if "SSL" in r or "certificate" in r.lower()]
+        # A refused login or certificate shows on the first connection, within a fraction of a
+        # second, yet kafka-python retries its bootstrap until the timeout all the same. So a short
+        # first attempt reports those at once; only a broker that is merely slow (or still starting)
+        # gets a second attempt, with the rest of the wait.
+        for attempt in (1, 2):
+            attempt_s = min(timeout_s, FIRST_ATTEMPT_S) if attempt == 1 else deadline - time.monotonic()
+            try:
+                _list_topics(bootstrap_servers, attempt_s, kwargs)
+                return None
+            except Exception as exc:  # noqa: BLE001 - turned into the reason
+                reasons = capture.reasons or [f"{type(exc).__name__}: {exc}"]
+            auth = [r for r in reasons if "Authentication" in r or "SASL" in r]
+            tls = [r for r in reasons if "SSL" in r or "certificate" in r.lower()]
+            if auth or tls or deadline - time.monotonic() <= 0:
+                break
         reason = (f"authentication failed ({auth[-1]})" if auth else
                   f"TLS handshake failed ({tls[-1]})" if tls else reasons[-1])
         return redact_secrets(reason)

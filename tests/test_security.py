@@ -286,6 +286,17 @@ def test_python_clients_authenticate_over_tls(secure, certs, mechanism, monkeypa
     assert secure.stats.auth_ok > before and USER in secure.stats.users_ok
 
 
+def test_a_refused_login_is_reported_without_waiting_out_the_timeout(secure, certs, monkeypatch) -> None:
+    """kafka-python retries a refused login until its bootstrap timeout; the check must not wait for it."""
+    for k, v in _env_for(_secure_props(certs, "SCRAM-SHA-256", SECRET_KEY_PASSWORD)).items():
+        monkeypatch.setenv(k, v)
+    started = time.monotonic()
+    reason = broker.why_not_answering(secure.address, timeout_s=30)
+    took = time.monotonic() - started
+    assert reason is not None and reason.startswith("authentication failed"), reason
+    assert took < 15, f"{took:.1f} s: the refusal waited for the 30 s timeout"
+
+
 def _run_cx(args: list[str], props: dict[str, str], tmp_path: Path, name: str) -> subprocess.CompletedProcess[str]:
     env = subprocess_env(**_env_for(props))
     env.pop(broker.ENV_BOOTSTRAP, None)
