@@ -18,6 +18,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -288,10 +289,38 @@ def _reap(pid: int) -> None:
         pass
 
 
-def resolve_bootstrap(explicit: str | None, start_local: bool = True) -> str:
-    """Bootstrap servers to use: explicit flag, then the environment, then the local broker."""
+def wait_while_refused(bootstrap_servers: str, wait_s: float) -> None:
+    """Return once some bootstrap address takes a TCP connection, or after wait_s, whichever is first.
+
+    why_not_answering fails at once when every address refuses the connection (_refused_everywhere):
+    right for a person who typed a wrong port, wrong for a job pod that Kubernetes started before its
+    Kafka service accepts connections, which used to get a 10 s grace from kafka-python's retries and
+    then exited at once. This gives such callers their grace back, probing with backoff (0.5 s up to
+    5 s) and saying on stderr what it waits for, so a pod's log shows why it has not started yet.
+    It only waits while the refusal is certain; anything else is left to why_not_answering.
+    """
+    deadline = time.monotonic() + wait_s
+    pause = 0.5
+    while (left := deadline - time.monotonic()) > 0:
+        refused = _refused_everywhere(bootstrap_servers, connect_timeout_s=min(left, 1.0))
+        if refused is None:
+            return
+        print(f"cxstream: waiting for Kafka at {bootstrap_servers} ({refused}), {left:.0f} s left",
+              file=sys.stderr, flush=True)
+        time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        pause = min(pause * 2, 5.0)
+
+
+def resolve_bootstrap(explicit: str | None, start_local: bool = True, wait_s: float = 0.0) -> str:
+    """Bootstrap servers to use: explicit flag, then the environment, then the local broker.
+
+    An explicit or environment broker that refuses every connection fails at once, unless `wait_s`
+    gives it that long to start accepting them (job entry points in a pod set it: see
+    wait_while_refused); commands a person types leave it at 0 and fail fast.
+    """
     external = explicit or os.environ.get(ENV_BOOTSTRAP)
     if external:
+        wait_while_refused(external, wait_s)
         reason = why_not_answering(external, timeout_s=10)
         if reason is not None and reason.startswith(("authentication failed", "TLS handshake failed")):
             raise BrokerError(f"the Kafka broker at {external} refused the connection: {reason}")

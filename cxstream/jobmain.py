@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -56,6 +57,28 @@ def _key_value(item: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
+ENV_BROKER_WAIT = "CXSTREAM_BROKER_WAIT_S"
+POD_BROKER_WAIT_S = 60.0
+
+
+def broker_wait_s() -> float:
+    """How long a job waits at start for a Kafka that refuses connections (broker.wait_while_refused).
+
+    In a Kubernetes pod (KUBERNETES_SERVICE_HOST is set in every one, where deploy/k8s runs the jobs)
+    60 s: the job may start before its Kafka service accepts connections, and exiting at once only
+    earns a restart with back-off. Elsewhere 0: whoever runs `python jobs/X.py` with a wrong port
+    hears so at once. CXSTREAM_BROKER_WAIT_S (seconds) overrides both; it is not a CXSTREAM_KAFKA_*
+    name because those all become Kafka client properties (profiles.client_properties_from_env).
+    """
+    value = os.environ.get(ENV_BROKER_WAIT)
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            raise SystemExit(f"{ENV_BROKER_WAIT} expects seconds, got {value!r}") from None
+    return POD_BROKER_WAIT_S if os.environ.get("KUBERNETES_SERVICE_HOST") else 0.0
+
+
 def main(spec: JobSpec, argv: list[str] | None = None) -> int:
     from cxstream.runtime import build
 
@@ -63,7 +86,8 @@ def main(spec: JobSpec, argv: list[str] | None = None) -> int:
     add_job_arguments(parser)
     parser.add_argument("--explain", action="store_true", help="print the optimized plan and exit")
     args = parser.parse_args(argv)
-    bootstrap = broker.resolve_bootstrap(args.bootstrap_servers, start_local=args.profile == "local")
+    bootstrap = broker.resolve_bootstrap(args.bootstrap_servers, start_local=args.profile == "local",
+                                         wait_s=broker_wait_s())
     profile = make_profile(args.profile, bootstrap, args.format, args.topic_prefix)
     ensure_topics(bootstrap, suite_topics(profile.topic_prefix, profile.partitions))
     pipeline = build([spec], profile, options_from_args(args), job_name=f"cxstream-{spec.name}")

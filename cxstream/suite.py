@@ -41,10 +41,16 @@ def _say(msg: str) -> None:
 def _start_simulator(args: argparse.Namespace, bootstrap: str) -> subprocess.Popen[bytes]:
     """The simulator as a child in this process's own process group (not a session of its own), so
     that whatever stops the whole group (a terminal's Ctrl-C, a supervisor, a test's killpg) stops
-    it too: in a session of its own it outlived a `cxstream run` that was killed."""
+    it too: in a session of its own it outlived a `cxstream run` that was killed.
+
+    A `kill -9` of this process alone reaches neither the group nor our clean-up, so the simulator
+    is also told our pid (--stop-with-parent): on Linux it then gets SIGINT when we die, and stops
+    the ordinary way (flush, report). Call this from the main thread: the kernel ties that signal
+    to the thread that started the child, not to the process."""
     log = open(sub_dir("logs") / "simulator.log", "ab")  # noqa: SIM115 - owned by the child
     cmd = [sys.executable, "-m", "cxstream.cli", "simulate", "--bootstrap-servers", bootstrap,
-           "--rate", str(args.rate), "--bad-share", str(args.bad_share), "--format", args.format]
+           "--rate", str(args.rate), "--bad-share", str(args.bad_share), "--format", args.format,
+           "--stop-with-parent", str(os.getpid())]
     return subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
 
 

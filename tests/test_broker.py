@@ -5,9 +5,14 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
 import time
 
-from cxstream import broker
+import pytest
+
+from cxstream import broker, jobmain
+from cxstream.paths import JOBS_DIR
+from tests.broker_proxy import BrokerProxy
 from tests.conftest import subprocess_env
 
 
@@ -69,6 +74,73 @@ def test_a_port_that_accepts_but_never_answers_still_gets_the_whole_timeout() ->
         took = time.monotonic() - started
     assert reason is not None and "connection refused" not in reason, reason
     assert took >= 1.5, took
+
+
+def test_with_a_grace_a_closed_port_that_starts_listening_is_waited_for(bootstrap: str, capsys) -> None:
+    """A job pod may start before its Kafka service accepts connections: with wait_s (what the job
+    entry point sets in a pod), a port that refuses for ~2 s and then reaches the broker is waited for."""
+    host, port = bootstrap.rsplit(":", 1)
+    proxy = BrokerProxy((host, int(port))).start()
+    proxy.go_down()  # closed: connections are refused until the timer opens it
+    opens = threading.Timer(2.0, proxy.come_up)
+    opens.start()
+    try:
+        started = time.monotonic()
+        assert broker.resolve_bootstrap(proxy.address, wait_s=30) == proxy.address
+        took = time.monotonic() - started
+    finally:
+        opens.cancel()
+        opens.join()
+        proxy.stop()
+    assert 1.5 <= took < 20, took
+    err = capsys.readouterr().err
+    assert f"cxstream: waiting for Kafka at {proxy.address} (connection refused), 30 s left" in err, err
+
+
+def test_without_a_grace_a_closed_port_still_fails_at_once(capsys) -> None:
+    """The grace is opt-in: a command a person typed with a wrong port keeps its one-line answer at once."""
+    port = broker.free_port()
+    started = time.monotonic()
+    with pytest.raises(broker.BrokerError, match=f"no Kafka broker answers at 127.0.0.1:{port}: connection refused"):
+        broker.resolve_bootstrap(f"127.0.0.1:{port}")
+    assert time.monotonic() - started < 5
+    assert "waiting for Kafka" not in capsys.readouterr().err
+
+
+def test_a_job_waits_for_kafka_in_a_pod_and_not_elsewhere(tmp_path) -> None:
+    """The path deploy/k8s uses (jobs/X.py through jobmain, --profile cluster --on-cluster): in a pod
+    (KUBERNETES_SERVICE_HOST set) it waits for a refusing Kafka, here shortened by CXSTREAM_BROKER_WAIT_S,
+    then says why in the same way; run by hand it fails at once."""
+    port = broker.free_port()
+    cmd = [sys.executable, str(JOBS_DIR / "signals.py"), "--profile", "cluster", "--on-cluster",
+           "--bootstrap-servers", f"127.0.0.1:{port}"]
+
+    def job(**env: str) -> tuple[subprocess.CompletedProcess[str], float]:
+        started = time.monotonic()
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+                              env=subprocess_env(CXSTREAM_HOME=str(tmp_path), **env))
+        return done, time.monotonic() - started
+
+    by_hand, _ = job()
+    assert by_hand.returncode != 0 and "waiting for Kafka" not in by_hand.stderr
+    assert f"no Kafka broker answers at 127.0.0.1:{port}: connection refused" in by_hand.stderr
+    in_pod, took = job(KUBERNETES_SERVICE_HOST="10.0.0.1", CXSTREAM_BROKER_WAIT_S="4")
+    assert in_pod.returncode != 0
+    assert f"cxstream: waiting for Kafka at 127.0.0.1:{port} (connection refused), 4 s left" in in_pod.stderr
+    assert in_pod.stderr.count("cxstream: waiting for Kafka") >= 3  # retried: after 0.5 s, 1 s, 2 s
+    assert f"no Kafka broker answers at 127.0.0.1:{port}: connection refused" in in_pod.stderr
+    assert took >= 4, took
+
+
+def test_the_wait_is_60_s_in_a_pod_unless_set(monkeypatch) -> None:
+    """60 s covers a Kafka service that starts with the job; a person's shell gets none, as before."""
+    monkeypatch.delenv(jobmain.ENV_BROKER_WAIT, raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    assert jobmain.broker_wait_s() == 0
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+    assert jobmain.broker_wait_s() == 60
+    monkeypatch.setenv(jobmain.ENV_BROKER_WAIT, "0")
+    assert jobmain.broker_wait_s() == 0
 
 
 def test_local_broker_keeps_nothing_across_a_restart(tmp_path) -> None:

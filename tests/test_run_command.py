@@ -170,3 +170,56 @@ def test_run_stops_its_simulator_on_sigterm(bootstrap: str) -> None:
         assert run.wait(120) == 0, run.err[-3000:]
         assert "done. output records seen" in run.err
         assert run.left_behind(30) == []
+
+
+# A stand-in for `cxstream run`: starts the simulator with the same helper, says its pid, then waits.
+_PARENT = """
+import argparse, sys, time
+from cxstream.suite import _start_simulator
+sim = _start_simulator(argparse.Namespace(rate=50, bad_share=0.0, format="avro"), sys.argv[1])
+print(sim.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_simulator_stops_and_flushes_when_its_parent_is_killed(bootstrap: str, tmp_path: Path) -> None:
+    """`kill -9` of `cxstream run` gives it no chance to stop its simulator, which went on producing,
+    adopted by init. The mechanism is tested without the ~100 s start of a whole run: a small parent
+    starts the simulator through the same helper and is SIGKILLed alone (not its group); the simulator
+    must notice, take its SIGINT path (stop, flush, report) and exit within seconds."""
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT, bootstrap], stdout=subprocess.PIPE, text=True,
+                              env=subprocess_env(CXSTREAM_HOME=str(tmp_path)), start_new_session=True)
+    log = tmp_path / "logs" / "simulator.log"
+    try:
+        sim = int(parent.stdout.readline())  # type: ignore[union-attr]
+        deadline = time.monotonic() + 60
+        while "acked" not in (log.read_text() if log.exists() else ""):  # its progress line: producing
+            assert parent.poll() is None and time.monotonic() < deadline, log.read_text() if log.exists() else ""
+            time.sleep(0.2)
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(10)
+        deadline = time.monotonic() + 15
+        while any(pid == sim for pid, *_ in _processes()):
+            assert time.monotonic() < deadline, f"the simulator outlived its parent by 15 s: {log.read_text()[-2000:]}"
+            time.sleep(0.2)
+    finally:
+        try:
+            os.killpg(parent.pid, signal.SIGKILL)  # the simulator is in the parent's group
+        except ProcessLookupError:
+            pass
+        parent.wait(10)
+    assert "interrupted: everything handed to the producer was flushed before exit" in log.read_text()
+
+
+def test_a_simulator_whose_parent_died_before_it_watched_stops_at_once(bootstrap: str, tmp_path: Path) -> None:
+    """The simulator arms its parent-death signal only once it runs; a parent that died before that
+    sends none. Then getppid() no longer names the parent given (here a pid that never was its parent),
+    and it must stop the ordinary way at once instead of producing forever."""
+    started = time.monotonic()
+    sim = subprocess.run([sys.executable, "-m", "cxstream.cli", "simulate", "--bootstrap-servers", bootstrap,
+                          "--rate", "50", "--stop-with-parent", "1"], capture_output=True, text=True,
+                         env=subprocess_env(CXSTREAM_HOME=str(tmp_path)), timeout=60)
+    assert sim.returncode == 0, sim.stderr[-2000:]
+    assert "parent process 1 is gone; stopping" in sim.stderr
+    assert "interrupted: everything handed to the producer was flushed before exit" in sim.stderr
+    assert time.monotonic() - started < 30

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -112,6 +113,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dry-run", action="store_true",
                    help="print the records as JSON lines on stdout instead of producing (no Kafka)")
     g.add_argument("--quiet", action="store_true", help="no progress line and no summary")
+    # Set by `cxstream run` for the simulator it starts (see _stop_with_parent); not for people.
+    p.add_argument("--stop-with-parent", type=int, default=None, metavar="PID", help=argparse.SUPPRESS)
 
 
 def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
@@ -166,6 +169,38 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _stop_with_parent(parent_pid: int | None, stop: threading.Event) -> None:
+    """On Linux, have the kernel send us SIGINT when `parent_pid` (the process that started us) dies.
+
+    `cxstream run` stops its simulator on every exit it gets to see (SIGINT, SIGTERM, SIGHUP, the end
+    of --duration), but `kill -9` gives it none, and the simulator then kept producing, adopted by
+    init, with nothing left to stop it. PR_SET_PDEATHSIG turns the parent's death, however it comes,
+    into a SIGINT here, which takes the ordinary way out: stop sending, flush, report.
+
+    It is armed here, by the simulator itself, rather than in a preexec_fn of the parent's Popen:
+    the parent has threads by then (Flink's gateway), and a preexec_fn in a threaded process can
+    deadlock the child before exec. Armed this late, it can miss a parent that died during our
+    start-up; then getppid() no longer names that parent (we were adopted), so we stop at once.
+    The kernel watches the parent *thread* that forked us: `cxstream run` starts us from its main
+    thread, which lives as long as the process. Elsewhere than Linux this does nothing.
+    """
+    if parent_pid is None or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGINT, 0, 0, 0) != 0:
+        print(f"cxstream simulate: cannot watch parent process {parent_pid}: "
+              f"{os.strerror(ctypes.get_errno())}", file=sys.stderr)
+        return
+    if os.getppid() != parent_pid:
+        print(f"cxstream simulate: parent process {parent_pid} is gone; stopping", file=sys.stderr)
+        stop.set()
+
+
 def main(args: argparse.Namespace) -> int:
     if getattr(args, "list_scenarios", False):
         for name, doc in describe():
@@ -182,7 +217,9 @@ def main(args: argparse.Namespace) -> int:
         return _dry_run(config)
     from cxstream.simulator.producer import run
 
-    stats = run(config, args.bootstrap_servers, progress=not args.quiet, stop=_stop_on_signals())
+    stop = _stop_on_signals()  # first: the SIGINT that _stop_with_parent arms must find its handler
+    _stop_with_parent(getattr(args, "stop_with_parent", None), stop)
+    stats = run(config, args.bootstrap_servers, progress=not args.quiet, stop=stop)
     if not args.quiet:
         print(stats.summary(), file=sys.stderr)
     return 1 if stats.failed else 0
