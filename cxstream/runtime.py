@@ -44,7 +44,8 @@ class JobSpec:
     udf_modules: tuple[str, ...] = ()  # modules in udfs/, each with register(t_env)
     # Append-only sinks that reuse a contract's shape on another topic: (contract, table, topic).
     copy_sinks: tuple[tuple[str, str, str], ...] = ()
-    # Values for ${placeholders} in sql_files: each templated statement runs once per entry.
+    # Values for ${placeholders} in sql_files: each templated statement runs once per entry. Every
+    # entry also has the profile's values (profile_sql_variables), e.g. ${watermark_delay_seconds}.
     sql_instances: tuple[dict[str, str], ...] = ()
     # Modules in udfs/ with build(pipeline): DataStream stages (keyed state, timers) that read
     # tables with pipeline.t_env.to_data_stream and register their results as views for sql_files.
@@ -217,6 +218,15 @@ def _dlq_route_sql(contract: contracts.Contract, job: str, checked_view: str) ->
     )
 
 
+def profile_sql_variables(profile: Profile) -> dict[str, str]:
+    """${placeholders} every job's SQL files can use, from the profile the job runs with.
+
+    watermark_delay_seconds: the out-of-orderness every source's watermark allows (cxstream/ddl.py),
+    the same for every job of a profile; the alerts job needs the decisions job's (sql/alerts.sql).
+    """
+    return {"watermark_delay_seconds": str(profile.watermark_delay_s)}
+
+
 def input_table(contract: contracts.Contract) -> str:
     """The table name sql/ reads a contract under when a job consumes it.
 
@@ -350,6 +360,8 @@ class Pipeline:
     def add_sql_file(self, name: str, instances: tuple[dict[str, str], ...] = (),
                      event_time_views: tuple[tuple[str, str, str], ...] = ()) -> None:
         retime = {view: (new_view, column) for view, new_view, column in event_time_views}
+        common = profile_sql_variables(self.profile)
+        instances = tuple({**common, **i} for i in instances) or (common,)
         for statement in sqlfiles.load(name, instances=instances):
             if sqlfiles.is_insert(statement):
                 self._add_insert(statement)

@@ -65,10 +65,24 @@ WHERE records >= ${event_lag_min_records};
 -- event_lag back), and whose thresholds, minimum counts and wording would become CASE kind WHEN ...
 
 -- End-to-end latency SLO: trigger emit time minus the triggering event's time, p99 per window.
+--
+-- Except for triggers decided by a timer. udfs/nba_rules.py decide() writes the moment a trigger
+-- was decided at into its evidence, and cart_idle is the one moment a timer decides: such a
+-- trigger's event time is the timer's due time (the cart's last activity + features.cart_idle),
+-- and an event-time timer fires only once the watermark passes it, i.e. once the decisions job has
+-- read events at least the watermark delay (${watermark_delay_seconds} s) past it. Measured from
+-- the due time, every prompt cart_recovery trigger would already be at the delay, and a minute of
+-- them would breach the 5 s SLO with nothing slow. So a timer's trigger is measured from due time
+-- + watermark delay, the earliest moment it could be emitted (cxstream/bench.py measures windowed
+-- results from window end + delay in the same way). What is left is what the job adds: waiting
+-- for the records that move the watermark on (on every input partition, short of one idle for
+-- 30 s), and the decision itself.
 CREATE TEMPORARY VIEW trigger_latency AS
 SELECT emit_time,
        (EXTRACT(EPOCH FROM emit_time) * 1000 + EXTRACT(MILLISECOND FROM emit_time))
-       - (EXTRACT(EPOCH FROM event_time) * 1000 + EXTRACT(MILLISECOND FROM event_time)) AS latency_ms
+       - (EXTRACT(EPOCH FROM event_time) * 1000 + EXTRACT(MILLISECOND FROM event_time))
+       - CASE WHEN evidence['moment'] = 'cart_idle' THEN ${watermark_delay_seconds} * 1000 ELSE 0 END
+         AS latency_ms
 FROM nba_triggers_in;
 
 CREATE TEMPORARY VIEW e2e_latency_evaluations AS
@@ -79,7 +93,8 @@ SELECT
   p99_latency_s > ${e2e_latency_max_p99_seconds}                 AS breached,
   p99_latency_s                                                  AS observed,
   CAST(${e2e_latency_max_p99_seconds} AS DOUBLE)                 AS threshold,
-  CONCAT('p99 of emit time - event time over ', CAST(triggers AS STRING), ' triggers, max ',
+  CONCAT('p99 of emit time - event time (a cart-idle timer''s: emit time - (due time + ',
+         '${watermark_delay_seconds} s)) over ', CAST(triggers AS STRING), ' triggers, max ',
          CAST(max_latency_s AS STRING), ' s')                    AS detail,
   window_start, window_end
 FROM (

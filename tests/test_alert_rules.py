@@ -11,16 +11,21 @@ import yaml
 
 from cxstream import alert_rules, sqlfiles
 from cxstream.paths import REPO_ROOT
+from cxstream.profiles import make_profile
+from cxstream.runtime import profile_sql_variables
 
 sys.path.insert(0, str(REPO_ROOT / "udfs"))
 import alert_dedup  # noqa: E402
 
 
-def test_every_placeholder_in_alerts_sql_is_set_by_the_rules_file() -> None:
+def test_every_placeholder_in_alerts_sql_is_set_by_the_rules_file_or_the_profile() -> None:
     variables = alert_rules.sql_variables(alert_rules.load())
-    statements = sqlfiles.load("alerts.sql", instances=(variables,))
+    profile = make_profile("local", "localhost:9092", "avro", "")
+    statements = sqlfiles.load("alerts.sql", instances=({**profile_sql_variables(profile), **variables},))
     assert not any("${" in s for s in statements)
     assert "p99_lag_s > 30" in "\n".join(statements)  # event_lag.max_p99_seconds in the shipped file
+    # A cart-idle timer's trigger is timed from its due time + the watermark delay (5 s by default).
+    assert "THEN 5 * 1000 ELSE 0 END" in "\n".join(statements)
     assert variables["fairness_min_ratio"] == "CAST(0.8 AS DOUBLE)"
 
 

@@ -60,25 +60,36 @@ def _dead_letters(start: int, topic: str) -> list[dict]:
 
 
 def _trigger(trigger_id: str, action: str, customer: str, segment: str | None, event_time: int,
-             latency_ms: int) -> dict:
-    """A trigger as the decisions job writes it: decided latency_ms after its triggering event."""
+             latency_ms: int, moment: str = "interaction") -> dict:
+    """A trigger as the decisions job writes it: decided latency_ms after its triggering event (for the
+    cart_idle moment, a timer: event_time is the timer's due time), its moment named in its evidence."""
     return {"trigger_id": trigger_id, "customer_id": customer, "action": action, "route": "bot", "priority": 1,
-            "confidence": 0.9, "reason_codes": ["test"], "evidence": {}, "event_time": event_time,
+            "confidence": 0.9, "reason_codes": ["test"], "evidence": {"moment": moment}, "event_time": event_time,
             "emit_time": event_time + latency_ms, "segment": segment, "value": 1.0}
 
 
-def _triggers(start: int) -> list[dict]:
+def _triggers(start: int, delay_ms: int) -> list[dict]:
     """e2e_latency: 10 `callback` triggers a minute in minutes 2-4, 8 s late for three of minute 3's.
+    Then 10 `cart_recovery` triggers a minute in minutes 5-7 decided by the cart-idle timer, which
+    fires once the watermark passes its due time (the trigger's event time), so delay_ms (the
+    watermark delay) after it at the earliest: emitted 0.9 s after that, 5.9 s after their event
+    time (on time: no breach, though 5.9 s > 5 s), except three of minute 6's, 8 s after it (late).
     fairness: in the first ten-minute window `discount` reaches new and regular customers far more
     often than vip ones (breach), `survey` reaches them evenly; in the second window both are even."""
     out = []
 
-    def trigger(action: str, customer: str, segment: str | None, event_time: int, latency_ms: int) -> None:
-        out.append(_trigger(f"t{len(out)}", action, customer, segment, event_time, latency_ms))
+    def trigger(action: str, customer: str, segment: str | None, event_time: int, latency_ms: int,
+                moment: str = "interaction") -> None:
+        out.append(_trigger(f"t{len(out)}", action, customer, segment, event_time, latency_ms, moment))
 
     for m in (2, 3, 4):
         for i in range(10):
             trigger("callback", f"c{i}", None, start + m * MINUTE + i * 3000, 8000 if m == 3 and i < 3 else 900)
+    for m in (5, 6, 7):
+        for i in range(10):
+            latency = delay_ms + (8000 if m == 6 and i < 3 else 900)
+            trigger("cart_recovery", f"c{i}", None, start + m * MINUTE + 10_000 + i * 3000 - latency, latency,
+                    "cart_idle")
     for w, per_segment in ((0, {"discount": (8, 8, 2), "survey": (4, 4, 4)}),
                            (1, {"discount": (5, 5, 5), "survey": (4, 4, 4)})):
         for action, counts in per_segment.items():
@@ -143,7 +154,7 @@ def _evaluation(kind: str, subject: str, ws: int, we: int, observed: float, brea
 
 
 def _evaluations(start: int, rows: list[dict], letters: list[dict], triggers: list[dict], drift: list[dict],
-                 sentiment: list[dict], interactions_topic: str) -> list[dict]:
+                 sentiment: list[dict], interactions_topic: str, delay_ms: int) -> list[dict]:
     """Per (kind, subject, window): the statistic and whether it breaches, computed in pandas."""
     out: list[dict] = []
 
@@ -178,10 +189,14 @@ def _evaluations(start: int, rows: list[dict], letters: list[dict], triggers: li
 
     tr = pd.DataFrame(triggers)
     tr["minute"] = tr["emit_time"] // MINUTE * MINUTE  # the alerts job's event time for triggers
+    # From the event, or for a cart-idle timer from its due time + the watermark delay: the earliest
+    # moment the timer can fire.
+    timer = tr["evidence"].map(lambda e: e.get("moment") == "cart_idle")
+    tr["latency_ms"] = tr["emit_time"] - tr["event_time"] - timer * delay_ms
     e2e = RULES["e2e_latency"]
     for minute, g in tr.groupby("minute"):
         if len(g) >= e2e["min_triggers"]:
-            p99 = float(np.percentile((g["emit_time"] - g["event_time"]) / 1000.0, 99))
+            p99 = float(np.percentile(g["latency_ms"] / 1000.0, 99))
             add("e2e_latency", "cx.nba.triggers", minute, minute + MINUTE, p99, p99 > e2e["max_p99_seconds"])
 
     dr = RULES["drift"]
@@ -312,7 +327,8 @@ def test_every_alert_kind_opens_counts_and_resolves_as_the_oracle_says(bootstrap
     start = (int(time.time() * 1000) // FAIR_WINDOW - 6) * FAIR_WINDOW
     rows = _interactions(start)
     letters = _dead_letters(start, profile.topic("cx.events.interactions"))
-    triggers, drift, sentiment = _triggers(start), _drift(start), _sentiment(start)
+    delay_ms = profile.watermark_delay_s * 1000
+    triggers, drift, sentiment = _triggers(start, delay_ms), _drift(start), _sentiment(start)
     _produce_interactions(bootstrap, profile, rows)
     produce_records(bootstrap, profile, "dlq_record", letters, [r["detected_at"] for r in letters])
     produce_records(bootstrap, profile, "nba_trigger", triggers, [t["emit_time"] for t in triggers])
@@ -323,7 +339,7 @@ def test_every_alert_kind_opens_counts_and_resolves_as_the_oracle_says(bootstrap
     run_bounded("alerts", profile)
 
     expected = _expected_alerts(_evaluations(start, rows, letters, triggers, drift, sentiment,
-                                             profile.topic("cx.events.interactions")))
+                                             profile.topic("cx.events.interactions"), delay_ms))
     # The job has finished, so what it wrote lies below the topic's end offsets: read up to them, with
     # no quiet spell that a reader stalled on a loaded machine could cut short (seen before: whole
     # alert kinds missing).
@@ -335,6 +351,10 @@ def test_every_alert_kind_opens_counts_and_resolves_as_the_oracle_says(bootstrap
                                         "sentiment_spike", "fairness"}
     assert [r[:2] for r in expected[("event_lag", "cx.events.interactions")]] == \
         [("open", 1), ("open", 2), ("open", 3), ("resolved", 3)]
+    # e2e_latency: minute 3's late triggers, then minute 6's late timers; minute 5's timers, prompt
+    # but more than 5 s after their due time, are clean (measured from due time + watermark delay).
+    assert [(r[0], r[1], (r[4] - start) // MINUTE) for r in expected[("e2e_latency", "cx.nba.triggers")]] == \
+        [("open", 1, 3), ("resolved", 1, 4), ("open", 1, 6), ("resolved", 1, 7)]
     assert set(expected) == {("event_lag", "cx.events.interactions"), ("e2e_latency", "cx.nba.triggers"),
                              ("throughput_drop", "cx.events.interactions"), ("dlq_rate", "cx.events.interactions"),
                              ("drift", "amount.psi"), ("sentiment_spike", "agent:a1.negative_share"),

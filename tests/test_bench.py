@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from cxstream import bench
+from cxstream.paths import REPO_ROOT
 from tests.conftest import subprocess_env
 
 pytestmark = pytest.mark.slow
@@ -38,3 +40,20 @@ def test_bench_writes_throughput_and_latency_json(bootstrap: str, tmp_path) -> N
     for t in tasks.values():
         assert 900 <= t["busy_ms_per_s"] + t["backpressured_ms_per_s"] + t["idle_ms_per_s"] <= 1100, t
     assert "task time in the throughput phase" in proc.stdout
+
+
+def test_a_timer_trigger_is_timed_from_its_due_time_plus_the_watermark_delay() -> None:
+    """A cart-idle trigger's event time is its timer's due time; the timer fires once the watermark
+    passes it, the watermark delay later at the earliest. The bench times it from there, as it times
+    a window from window end + delay and as sql/alerts.sql's e2e_latency does; other triggers from
+    their event."""
+    sys.path.insert(0, str(REPO_ROOT / "udfs"))
+    import nba_rules
+
+    timer = {"event_time": 100_000, "evidence": {"moment": "cart_idle", "event_id": "e1/cart_idle"}}
+    assert bench._latency_of(timer, 5000, received_ms=105_900) == 900
+    assert bench._latency_of({**timer, "evidence": {"moment": "interaction"}}, 5000, received_ms=105_900) == 5900
+    assert bench._latency_of({"event_time": 100_000}, 5000, received_ms=100_250) == 250
+    assert bench._latency_of({"window_end": 100_000}, 5000, received_ms=105_400) == 400
+    # The bench names the timer moments itself (it does not import udfs/): the same as the rules'.
+    assert bench.TIMER_MOMENTS == set(nba_rules.TIMER_MOMENTS)

@@ -12,6 +12,7 @@ udfs/nba_rules.py; only the sentiment model (VADER) and the trigger-id formula a
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import signal
 import subprocess
@@ -574,3 +575,56 @@ FEEDBACK_KEY = list(contracts.load("action_feedback").key)
 def _latest_rows(rows: list[dict], key: list[str]) -> list[dict]:
     latest = {tuple(r[k] for k in key): r for r in rows}
     return list(latest.values())
+
+
+def _compiled_decisions_sql() -> dict:
+    """sql/decisions.sql compiled as Flink plans it, as the JSON of a compiled plan.
+
+    The job itself cannot be compiled to JSON: nba_decisions comes from the Python stream stage
+    (from_data_stream), which a compiled plan cannot hold. So the file's statements run here against
+    stand-ins of the same shape: `outcomes` and `nba_decisions` (the stage's output fields plus its
+    rowtime) as generated tables in event time, the two sinks as black holes keyed like the topics.
+    """
+    from pyflink.table import EnvironmentSettings, TableEnvironment
+
+    from cxstream import sqlfiles
+    from cxstream.ddl import flink_type
+
+    def columns(contract: contracts.Contract, renamed: dict[str, str] | None = None) -> str:
+        renamed = renamed or {}
+        return ", ".join(renamed.get(f.name) or f"`{f.name}` {flink_type(f, False)}" for f in contract.fields)
+
+    t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+    t_env.get_config().set("table.local-time-zone", "UTC")
+    outcome = contracts.load("outcome")
+    t_env.execute_sql(f"CREATE TEMPORARY TABLE outcomes ({columns(outcome)}, kafka_timestamp TIMESTAMP_LTZ(3), "
+                      "WATERMARK FOR event_time AS event_time) WITH ('connector' = 'datagen')")
+    trigger = contracts.load("nba_trigger")  # udfs/decisions_stage.py OUTPUT_FIELDS: the times as epoch ms
+    stage_columns = columns(trigger, {"event_time": "event_ms BIGINT", "emit_time": "emit_ms BIGINT"})
+    t_env.execute_sql(f"CREATE TEMPORARY TABLE nba_decisions ({stage_columns}, rowtime TIMESTAMP_LTZ(3), "
+                      "WATERMARK FOR rowtime AS rowtime) WITH ('connector' = 'datagen')")
+    for sink in (trigger, contracts.load("action_feedback")):
+        key = ", ".join(f"`{k}`" for k in sink.key)
+        t_env.execute_sql(f"CREATE TEMPORARY TABLE {sink.table} ({columns(sink)}, PRIMARY KEY ({key}) NOT ENFORCED) "
+                          "WITH ('connector' = 'blackhole')")
+    statements = t_env.create_statement_set()
+    for statement in sqlfiles.load("decisions.sql"):
+        if sqlfiles.is_insert(statement):
+            statements.add_insert_sql(statement)
+        else:
+            t_env.execute_sql(statement)
+    return json.loads(statements.compile_plan().as_json_string())
+
+
+def test_the_feedback_aggregate_forgets_a_slot_a_week_after_its_last_outcome() -> None:
+    """cx.nba.feedback is a GROUP BY whose key holds a 15-minute slot: without a state TTL it keeps a
+    row per action, segment and slot forever. sql/decisions.sql bounds it with a STATE_TTL hint (and
+    says why 7 days cannot cut a slot short); the operator must carry it, and no operator of the file
+    may keep state without one."""
+    plan = _compiled_decisions_sql()
+    aggregates = [n for n in plan["nodes"] if n["type"].startswith("stream-exec-group-aggregate")]
+    assert len(aggregates) == 1, [n["type"] for n in plan["nodes"]]
+    assert [(s["name"], s["ttl"]) for s in aggregates[0]["state"]] == [("groupAggregateState", "7 d")]
+    unbounded = [(n["type"], s["name"]) for n in plan["nodes"] for s in n.get("state") or []
+                 if s["ttl"] in ("0 ms", "0")]
+    assert unbounded == []

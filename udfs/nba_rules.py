@@ -22,6 +22,11 @@ from pathlib import Path
 from typing import Any
 
 MOMENTS = ("interaction", "message", "context", "cart_idle")
+# Moments a timer decides, not an event (udfs/decisions_stage.py on_timer): the trigger's event time is the
+# timer's due time, and it can be emitted only once the watermark passes that. Every trigger's evidence
+# names its moment, so sql/alerts.sql (e2e_latency) and cxstream/bench.py measure these from due time +
+# watermark delay; both name cart_idle themselves.
+TIMER_MOMENTS = ("cart_idle",)
 ROUTES = ("bot", "human", "specialist_ai")
 OUTCOMES = ("accepted", "dismissed", "ignored", "converted")
 OPS = ("==", "!=", "<=", ">=", "<", ">", "not_in", "in")
