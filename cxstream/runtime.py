@@ -179,8 +179,10 @@ def create_table_env(conf: dict[str, str]) -> StreamTableEnvironment:
     from pyflink.table import EnvironmentSettings, StreamTableEnvironment
 
     from cxstream.errors import require_java
+    from cxstream.flink_logging import configure_before_gateway
 
     require_java()  # one clear line instead of PyFlink's "Java gateway process exited ..."
+    configure_before_gateway()  # before PyFlink starts its JVM, which reads it once
     configuration = Configuration()
     for key, value in conf.items():
         configuration.set_string(key, value)

@@ -182,19 +182,27 @@ def run_query(pipeline: Pipeline, sql: str, opts: QueryOptions, out: TextIO = sy
     if on_start and client is not None:
         on_start(str(client.get_job_id()))
     display = Display(columns, opts.mode, out)
+    ran_dry = False
     try:
         with result.collect() as rows:
             for row in rows:
                 display.change(_kind(row), _row_values(row), opts.refresh_s)
                 if opts.max_rows is not None and display.table.changes >= opts.max_rows:
                     break
+            else:
+                # The iterator ends only once the job has finished and the rows its sink still held
+                # were read from the job's final result; a job that failed raises instead.
+                ran_dry = True
     except KeyboardInterrupt:
         pass
     finally:
-        if client is not None:
+        # Stopped early (--max-rows, Ctrl-C, an error): the job may still run. Closing the iterator
+        # cancels it only if Flink could tell it was running, so cancel it here too. A job whose
+        # rows ran dry has finished and its MiniCluster is gone: there is nothing to cancel.
+        if client is not None and not ran_dry:
             try:
                 client.cancel().result()
-            except Exception:  # noqa: BLE001 - a finished job cannot be cancelled; that is fine
+            except Exception:  # noqa: BLE001 - a job that has ended cannot be cancelled; that is fine
                 pass
     display.finish()
     return display.table

@@ -4,6 +4,7 @@ broker and are compared with pandas over the same records; EXPLAIN; bad SQL give
 from __future__ import annotations
 
 import io
+import json
 import math
 import re
 import subprocess
@@ -16,6 +17,7 @@ import pandas as pd
 import pytest
 
 from cxstream.catalog import build_catalog
+from cxstream.flink_logging import FALSE_ALARM
 from cxstream.livetable import LiveTable
 from cxstream.paths import REPO_ROOT, SQL_DIR
 from cxstream.runtime import RunOptions
@@ -149,9 +151,20 @@ def test_recipes_equal_pandas_over_the_same_records(bootstrap: str, prefix: str)
     assert {(r["job"], r["stage"], r["reason_kind"]): r["letters"] for r in got} == expected
 
 
-def _cli(*args: str, bootstrap: str) -> subprocess.CompletedProcess[str]:
+def _cli(*args: str, bootstrap: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "cxstream.cli", *args], capture_output=True, text=True,
-                          env=subprocess_env(CXSTREAM_BOOTSTRAP_SERVERS=bootstrap), cwd=REPO_ROOT, timeout=600)
+                          env=subprocess_env(CXSTREAM_BOOTSTRAP_SERVERS=bootstrap, **env), cwd=REPO_ROOT,
+                          timeout=600)
+
+
+def _cli_logged(*args: str, bootstrap: str, log_dir: Path) -> tuple[subprocess.CompletedProcess[str], str]:
+    """Run the CLI with its Flink JVM logging to a folder of its own; return what it logged too.
+
+    Not the shared log under pyflink/: another Flink JVM of this test process may write there.
+    """
+    log_dir.mkdir()
+    done = _cli(*args, bootstrap=bootstrap, FLINK_LOG_DIR=str(log_dir))
+    return done, "".join(p.read_text(errors="replace") for p in sorted(log_dir.glob("*.log")))
 
 
 def test_a_missing_sql_file_is_one_line_and_fails(tmp_path: Path) -> None:
@@ -205,3 +218,55 @@ def test_the_prompt_answers_help_tables_and_a_query(bootstrap: str, prefix: str)
     assert re.search(r"^\| 1970-01-01 00:00:00\.000\s+\|$", done.stdout, re.M), done.stdout[-2000:]
     assert re.search(r"^error: statement 7:\d+: SET takes the form SET 'key' = 'value'", done.stderr, re.M), \
         done.stderr[-2000:]
+
+
+# A bounded result of many collect batches: Flink's collect sink hands the client at most ~2 MB per
+# request (CollectSinkOperatorFactory's default batch size) and keeps its last unread rows in the
+# job's final result, which the client reads after the job has finished and its MiniCluster has shut
+# down. ROWS * PAD is ~6 MB, so the rows cross several batches and the last ~2 MB arrive that way.
+ROWS, PAD = 3000, 2000
+
+
+def _generated(extra_select: str = "", first_statements: str = "") -> str:
+    """A bounded query over ids 1..ROWS from Flink's datagen sequence: the expected rows are known."""
+    return (f"{first_statements}CREATE TEMPORARY TABLE gen (id BIGINT) WITH ('connector' = 'datagen', "
+            f"'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '{ROWS}');\n"
+            f"SELECT id, REPEAT('x', {PAD}) AS pad{extra_select} FROM gen;\n")
+
+
+@pytest.mark.slow
+def test_a_result_of_many_collect_batches_arrives_whole_and_without_a_loss_warning(
+        bootstrap: str, prefix: str, tmp_path: Path) -> None:
+    make_test_profile(bootstrap, prefix)
+    query = tmp_path / "many.sql"
+    query.write_text(_generated())
+    done, logged = _cli_logged("sql", str(query), "--bounded", "--mode", "json", "--topic-prefix", prefix,
+                               bootstrap=bootstrap, log_dir=tmp_path / "flink-log")
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    # Every id of the sequence exactly once, in order (parallelism 1), each with its whole payload.
+    assert [r["id"] for r in rows] == list(range(1, ROWS + 1))
+    assert all(r["op"] == "+I" and r["pad"] == "x" * PAD for r in rows)
+    assert "Job cxstream-sql" in logged and "switched from state RUNNING to FINISHED" in logged, logged[-3000:]
+    # Flink's "Some data might be lost" after a complete result is a false alarm (cxstream.flink_logging).
+    assert FALSE_ALARM not in logged, logged[logged.find(FALSE_ALARM) - 200:][:3000]
+
+
+@pytest.mark.slow
+def test_a_query_whose_job_fails_midway_is_an_error_not_a_short_result(
+        bootstrap: str, prefix: str, tmp_path: Path) -> None:
+    """The other half of the false alarm: with it filtered, a result that cannot be whole still fails.
+
+    The job fails at id 2500, after more than one collect batch went to the client, and is not
+    restarted: the rows the client has are not the result, so nothing may be printed as if they were.
+    """
+    make_test_profile(bootstrap, prefix)
+    query = tmp_path / "fails.sql"
+    query.write_text(_generated(", CAST(CASE WHEN id = 2500 THEN 'boom' ELSE '1' END AS INT) AS v",
+                                "SET 'restart-strategy.type' = 'none';\n"))
+    done, logged = _cli_logged("sql", str(query), "--bounded", "--topic-prefix", prefix, bootstrap=bootstrap,
+                               log_dir=tmp_path / "flink-log")
+    assert done.returncode != 0
+    assert done.stderr.startswith(f"cxstream: error: {query}:3: For input string: 'boom'"), done.stderr[-2000:]
+    assert "row(s)" not in done.stdout, done.stdout[-2000:]
+    assert "switched from state FAILING to FAILED" in logged, logged[-3000:]
