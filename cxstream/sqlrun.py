@@ -10,6 +10,13 @@ A file (or the interactive prompt, cxstream.sqlshell) holds statements ending in
   to that topic through the profile's connector;
 - INSERT INTO runs as a job.
 
+Outside --bounded, a job that writes (INSERT, --into) checkpoints every 10 s: its Kafka sink flushes
+on checkpoints. A query whose rows are printed does not checkpoint: Flink's collect client shows a
+checkpointed job's rows only once a checkpoint has completed (exactly-once display), so they would
+arrive in 10 s bursts and a Ctrl-C would throw away up to 10 s of rows already computed. Without
+checkpointing they are shown as they are produced, and a restart of the query's job is an error
+rather than a replay (Flink's collect client cannot tell a replayed row from a new one).
+
 A file is checked whole before anything runs (definitions executed, queries planned), so a typo on
 line 40 is reported in a second, not after the query on line 3 ran for an hour.
 """
@@ -21,7 +28,8 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -35,6 +43,8 @@ if TYPE_CHECKING:
 
 _QUERY = re.compile(r"^\s*\(?\s*(SELECT|WITH|VALUES)\b", re.I)
 _EXPLAIN = re.compile(r"^\s*EXPLAIN\b", re.I)
+CHECKPOINT_INTERVAL = "execution.checkpointing.interval"
+WRITE_CHECKPOINT_INTERVAL = "10 s"  # for INSERT and --into jobs outside --bounded (module docstring)
 _INSERT = re.compile(r"^\s*(EXECUTE\s+)?INSERT\b", re.I)
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]+$")
 # The SQL client's SET / RESET: TableEnvironment.executeSql refuses them ("Unsupported SQL query!").
@@ -232,12 +242,33 @@ def _collect_rows(result: Any) -> LiveTable:
 class Session:
     """One analyst session: a catalog and the statements run in it."""
 
-    def __init__(self, pipeline: Pipeline, opts: QueryOptions, out: TextIO = sys.stdout) -> None:
+    def __init__(self, pipeline: Pipeline, opts: QueryOptions, out: TextIO = sys.stdout,
+                 write_checkpoint_interval: str | None = None) -> None:
         self.pipeline = pipeline
         self.opts = opts
         self.out = out
         self.t_env = pipeline.t_env
         self._initial: dict[str, str | None] = {}  # option -> its value before the first SET
+        # Checkpointing for the jobs that write (module docstring); printed queries run without it.
+        self.write_checkpoint_interval = write_checkpoint_interval
+
+    @contextmanager
+    def _checkpointed_writes(self) -> Iterator[None]:
+        """The writing job submitted inside this block checkpoints every write_checkpoint_interval.
+
+        Only this block's: the session's environment has no checkpoint interval of its own (a table
+        option can set one but not take back the environment's), so the option is set for the
+        submission and removed after it. An interval the analyst SET is theirs and left alone.
+        """
+        conf = self.t_env.get_config().get_configuration()
+        if self.write_checkpoint_interval is None or conf.contains_key(CHECKPOINT_INTERVAL):
+            yield
+            return
+        conf.set_string(CHECKPOINT_INTERVAL, self.write_checkpoint_interval)
+        try:
+            yield
+        finally:
+            conf.remove_config(CHECKPOINT_INTERVAL)
 
     def check(self, source: str, stmt: Located) -> None:
         """Plan a query or an INSERT without running it; run a definition (later statements need it)."""
@@ -298,7 +329,8 @@ class Session:
             if kind == "insert" or (kind == "query" and self.opts.into):
                 sql = stmt.text if kind == "insert" else into_statement(
                     self.pipeline, stmt.text, self.opts.into or "", self.opts.key)
-                result = self.t_env.execute_sql(sql)
+                with self._checkpointed_writes():
+                    result = self.t_env.execute_sql(sql)
                 client = result.get_job_client()
                 target = f"topic {self.opts.into}" if kind == "query" else "its sink"
                 print(f"[cxstream] job {client.get_job_id()} writing to {target}", file=sys.stderr)
@@ -355,11 +387,13 @@ def open_session(args: argparse.Namespace) -> Session:
 
     bootstrap = broker.resolve_bootstrap(args.bootstrap_servers, start_local=args.profile == "local")
     profile = make_profile(args.profile, bootstrap, args.format, args.topic_prefix)
+    # No checkpoint interval for the environment: Session sets one for the jobs that write.
     opts = RunOptions(startup_mode=args.startup_mode, bounded=args.bounded, parallelism=args.parallelism,
-                      checkpoint_interval=None if args.bounded else "10 s", group_id="cxstream-sql")
+                      checkpoint_interval=None, group_id="cxstream-sql")
     pipeline = build_catalog(profile, opts)
     key = tuple(k.strip() for k in args.key.split(",") if k.strip())
-    return Session(pipeline, QueryOptions(max_rows=args.max_rows, mode=args.mode, into=args.into, key=key))
+    return Session(pipeline, QueryOptions(max_rows=args.max_rows, mode=args.mode, into=args.into, key=key),
+                   write_checkpoint_interval=None if args.bounded else WRITE_CHECKPOINT_INTERVAL)
 
 
 def main(args: argparse.Namespace) -> int:
