@@ -57,3 +57,14 @@ def test_a_timer_trigger_is_timed_from_its_due_time_plus_the_watermark_delay() -
     assert bench._latency_of({"window_end": 100_000}, 5000, received_ms=105_400) == 400
     # The bench names the timer moments itself (it does not import udfs/): the same as the rules'.
     assert bench.TIMER_MOMENTS == set(nba_rules.TIMER_MOMENTS)
+
+
+def test_only_narrows_the_suite_to_the_jobs_that_run_together_and_refuses_unknown_names() -> None:
+    """`bench suite --only` was silently ignored: the whole suite ran whatever it named."""
+    baseline, suite = bench._entries("suite", "decisions,sentiment")
+    assert baseline.jobs == ["passthrough"]
+    assert suite.name == "suite" and suite.jobs == ["sentiment", "decisions"]  # in pipeline order
+    assert [e.jobs for e in bench._entries("jobs", "signals")] == [["passthrough"], ["signals"]]
+    assert [e.jobs for e in bench._entries("jobs", "passthrough")] == [["passthrough"]]
+    with pytest.raises(SystemExit, match="no such job here: decision"):
+        bench._entries("suite", "decision")
