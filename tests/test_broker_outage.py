@@ -25,7 +25,7 @@ from cxstream.sample_data import interactions
 from tests import flink_log
 from tests.broker_proxy import BrokerProxy
 from tests.conftest import make_test_profile, subprocess_env
-from tests.kafka_io import produce_records, read_all, read_settled
+from tests.kafka_io import produce_records, read_all, read_settled, run_bounded
 
 pytestmark = pytest.mark.slow
 
@@ -138,6 +138,29 @@ def test_a_slow_broker_slows_the_job_but_loses_and_repeats_nothing(tmp_path) -> 
         assert "switched from state RUNNING to RESTARTING" not in flink_log.since(sizes)
     finally:
         _tear_down(client, proc, proxy)
+
+
+def test_a_bounded_run_behind_a_slow_broker_reads_up_to_the_true_end(tmp_path) -> None:
+    """A bounded job reads every record that was on its topics when it started, however slowly the
+    broker answers. The local broker lists a partition's end (ListOffsets) as the base offset of
+    its last batch, not the offset after it, so where a bounded read stops has to come from a fetch
+    response. With +300 ms each way, a fetch takes longer than a poll the connector used to take
+    as proof that nothing followed (500 ms): the last batch of each partition was left out. On a
+    loaded 2-core machine the same happened to the alerts job's cx.drift and cx.sentiment reads."""
+    proc, proxy = _proxied(tmp_path)
+    try:
+        profile = make_test_profile(proxy.address, "bounded.", "avro")
+        records = interactions(600, int(time.time() * 1000) - 120_000, seed=5)
+        produce_records(proxy.address, profile, "interaction", records, [r["event_time"] for r in records])
+        proxy.set_delay(0.3)
+        started = time.monotonic()
+        run_bounded("passthrough", profile)
+        print(f"bounded run behind a slow broker: {time.monotonic() - started:.1f} s")
+        proxy.set_delay(0)
+        out = read_all(proxy.address, profile, "cx.bench.passthrough", expect=len(records), timeout_s=30)
+        assert _ids(out) == sorted(r["event_id"] for r in records)
+    finally:
+        _tear_down(None, proc, proxy)
 
 
 def test_unreachable_longer_than_the_delivery_timeout_restarts_from_the_checkpoint_and_loses_nothing(

@@ -7,6 +7,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -21,6 +22,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.MetricName;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.slf4j.Logger;
@@ -41,6 +43,9 @@ import io.cxstream.connector.KafkaOptions.StartupMode;
 final class PartitionEnumerator implements SplitEnumerator<PartitionSplit, EnumeratorState> {
 
     private static final Logger LOG = LoggerFactory.getLogger(PartitionEnumerator.class);
+    /** How long {@link #endOffsets} waits for fetch responses before it fails the job. */
+    private static final Duration END_OFFSETS_TIMEOUT = Duration.ofSeconds(120);
+    private static final String FETCH_METRICS_GROUP = "consumer-fetch-manager-metrics";
 
     private final SplitEnumeratorContext<PartitionSplit> context;
     private final CxKafkaSource source;
@@ -169,39 +174,83 @@ final class PartitionEnumerator implements SplitEnumerator<PartitionSplit, Enume
     }
 
     /**
-     * The partitions' end offsets (the offset the next record will get), verified by reading.
+     * The partitions' end offsets (the offset the next record will get), as the high watermarks
+     * that fetch responses carry.
      *
      * <p>Why not just {@code endOffsets()}: some Kafka-protocol brokers (the local Tansu 0.6 used
      * in development, measured) answer ListOffsets(latest) with the base offset of the last batch
-     * rather than the high watermark, so a bounded read would silently miss the last batch. So we
-     * seek to the reported end and read whatever still follows; on a correct broker that is a
-     * single empty fetch.
+     * rather than the high watermark (5 records sent as batches of 1 and 4: end offset 1), so a
+     * bounded read would silently miss the last batch. Their fetch responses do carry the right
+     * high watermark (5 there). So we seek to the reported end and poll until a fetch response
+     * has been processed for every partition; the end is then its position plus its lag, which the
+     * consumer takes from that response.
+     *
+     * <p>Not "poll until a poll comes back empty", as this did before: an empty poll also means
+     * that no fetch response arrived within the poll's timeout, and on a loaded machine (load 9-13
+     * on 2 cores; or a broker 600 ms away) a bounded alerts run then stopped cx.drift and
+     * cx.sentiment at offset 1 and lost their alerts. Waiting is bounded by a deadline that fails
+     * the job, rather than a timeout that quietly reads less.
      */
     private Map<TopicPartition, Long> endOffsets(Collection<TopicPartition> tps) {
         Map<TopicPartition, Long> end = new HashMap<>(metadataConsumer.endOffsets(tps));
-        metadataConsumer.assign(tps);
-        try {
-            end.forEach(metadataConsumer::seek);
-            Duration wait = Duration.ofMillis(500);
-            for (int round = 0; round < 1000; round++) {
-                ConsumerRecords<byte[], byte[]> records = metadataConsumer.poll(wait);
-                if (records.isEmpty()) {
-                    break;
+        // A consumer of its own: the metrics that tell a fetch response apart (see
+        // partitionsWithFetchResponse) outlive an assignment of the same partitions, and the
+        // metadata consumer may have read these partitions before (LATEST_OFFSET start, bounded).
+        try (KafkaConsumer<byte[], byte[]> reader = Clients.consumer(source.properties, clientId() + "-end")) {
+            reader.assign(tps);
+            end.forEach(reader::seek);
+            Set<TopicPartition> waiting = new HashSet<>(tps);
+            long deadline = System.nanoTime() + END_OFFSETS_TIMEOUT.toNanos();
+            while (!waiting.isEmpty()) {
+                if (System.nanoTime() - deadline > 0) {
+                    throw new FlinkRuntimeException("cx-kafka: no fetch response for " + waiting + " within "
+                            + END_OFFSETS_TIMEOUT.toSeconds() + " s; cannot tell where a bounded read ends");
                 }
-                for (ConsumerRecord<byte[], byte[]> r : records) {
-                    TopicPartition tp = new TopicPartition(r.topic(), r.partition());
-                    end.merge(tp, r.offset() + 1, Math::max);
+                reader.poll(Duration.ofMillis(200));  // the records themselves are not needed
+                for (TopicPartition tp : partitionsWithFetchResponse(reader, waiting)) {
+                    // The lag is known here, so currentLag() answers from the fetch response and
+                    // sends no ListOffsets request (whose answer would be the wrong end again).
+                    OptionalLong lag = reader.currentLag(tp);
+                    if (lag.isPresent()) {
+                        end.merge(tp, reader.position(tp) + lag.getAsLong(), Math::max);
+                        waiting.remove(tp);
+                    }
                 }
-                wait = Duration.ofMillis(200);
             }
             for (TopicPartition tp : tps) {
                 // The position also moves past offsets with no record (transaction markers).
-                end.merge(tp, metadataConsumer.position(tp), Math::max);
+                end.merge(tp, reader.position(tp), Math::max);
             }
-        } finally {
-            metadataConsumer.assign(List.of());
         }
         return end;
+    }
+
+    /**
+     * Those of {@code tps} for which a fresh consumer has processed a fetch response: the ones with
+     * a per-partition {@code records-lag} metric, which the consumer records from each fetch
+     * response at its current position, with records or without (kafka-clients 4.3
+     * FetchCollector.fetchRecords; the metric is a documented one).
+     * Asking {@code currentLag()} instead would, before the first fetch response, send a
+     * ListOffsets request whose (wrong, see {@link #endOffsets}) answer becomes the lag.
+     */
+    private static Set<TopicPartition> partitionsWithFetchResponse(KafkaConsumer<byte[], byte[]> consumer,
+                                                                   Set<TopicPartition> tps) {
+        Set<TopicPartition> out = new HashSet<>();
+        for (MetricName name : consumer.metrics().keySet()) {
+            if (!"records-lag".equals(name.name()) || !FETCH_METRICS_GROUP.equals(name.group())) {
+                continue;
+            }
+            String topic = name.tags().get("topic");
+            String partition = name.tags().get("partition");
+            for (TopicPartition tp : tps) {
+                // Older clients tagged the topic with '.' replaced by '_'; accept both spellings.
+                boolean sameTopic = tp.topic().equals(topic) || tp.topic().replace('.', '_').equals(topic);
+                if (sameTopic && String.valueOf(tp.partition()).equals(partition)) {
+                    out.add(tp);
+                }
+            }
+        }
+        return out;
     }
 
     /**
