@@ -270,6 +270,17 @@ class Session:
         finally:
             conf.remove_config(CHECKPOINT_INTERVAL)
 
+    def _printed_without_checkpoints(self) -> None:
+        """Before a printed query: no checkpointing, unless the analyst SET an interval.
+
+        Removing the option from the table config is not enough once a job has been submitted with
+        it: submission copies the table config into the environment's own configuration, adding and
+        never removing (StreamExecutionEnvironment.configure), so after an INSERT, or an analyst's SET
+        then RESET, the interval would stay on the environment and the bursts would come back.
+        """
+        if not self.t_env.get_config().get_configuration().contains_key(CHECKPOINT_INTERVAL):
+            self.t_env._j_tenv.execEnv().getCheckpointConfig().disableCheckpointing()
+
     def check(self, source: str, stmt: Located) -> None:
         """Plan a query or an INSERT without running it; run a definition (later statements need it)."""
         kind = statement_kind(stmt.text)
@@ -279,7 +290,8 @@ class Session:
             elif kind == "explain":
                 self.t_env.explain_sql(re.sub(r"^\s*EXPLAIN\s+(PLAN\s+FOR\s+)?", "", stmt.text, flags=re.I))
             elif kind == "ddl":
-                self.t_env.execute_sql(stmt.text)
+                with self._checkpointed_writes():  # CREATE TABLE ... AS SELECT starts a writing job
+                    self.t_env.execute_sql(stmt.text)
             elif kind == "set" and not (_SET.match(stmt.text) or _RESET.match(stmt.text)):
                 raise ValueError("SET takes the form SET 'key' = 'value', RESET the form RESET 'key'")
         except Exception as exc:  # noqa: BLE001 - every Flink refusal becomes one located line
@@ -310,7 +322,8 @@ class Session:
         try:
             if kind == "ddl":
                 if not ddl_done:
-                    self.t_env.execute_sql(stmt.text)
+                    with self._checkpointed_writes():  # CREATE TABLE ... AS SELECT starts a writing job
+                        self.t_env.execute_sql(stmt.text)
                 return None
             if kind == "set":
                 if not ddl_done:
@@ -339,6 +352,7 @@ class Session:
                 except KeyboardInterrupt:
                     client.cancel().result()
                 return None
+            self._printed_without_checkpoints()
             return run_query(self.pipeline, stmt.text, self.opts, self.out)
         except SqlError:
             raise

@@ -243,9 +243,10 @@ final class PartitionEnumerator implements SplitEnumerator<PartitionSplit, Enume
             String topic = name.tags().get("topic");
             String partition = name.tags().get("partition");
             for (TopicPartition tp : tps) {
-                // Older clients tagged the topic with '.' replaced by '_'; accept both spellings.
-                boolean sameTopic = tp.topic().equals(topic) || tp.topic().replace('.', '_').equals(topic);
-                if (sameTopic && String.valueOf(tp.partition()).equals(partition)) {
+                // The exact name only: kafka-clients 4.3 (pinned, cxstream/jars.py) tags the topic
+                // as it is. Its deprecated copy with '.' replaced by '_' would let cx.drift's metric
+                // stand in for a cx_drift read by the same source, before that one was fetched.
+                if (tp.topic().equals(topic) && String.valueOf(tp.partition()).equals(partition)) {
                     out.add(tp);
                 }
             }
