@@ -80,22 +80,16 @@ def read_settled(bootstrap: str, profile: Profile, topic: str, quiet_s: float = 
 
 
 def read_written(bootstrap: str, profile: Profile, topic: str, timeout_s: float = 180) -> list[Message]:
-    """Read a topic from the beginning up to the end offsets it has now: everything already written.
+    """Read a topic from the beginning up to its high watermarks: everything already written.
 
     For the output of a writer that has finished (a job after run_bounded or execute().wait(), a
     producer that has exited): it had its records acknowledged before it finished, so all of them
-    lie below these offsets, and read_settled's quiet spell would only wait. Whatever is still
-    writing is read_settled's case.
+    lie below the high watermarks (TopicReader.read_to_end), and read_settled's quiet spell would
+    only wait. Whatever is still writing is read_settled's case.
     """
     with TopicReader(bootstrap, [profile.topic(topic)], value_format=profile.value_format,
                      topic_prefix=profile.topic_prefix) as reader:
-        ends = reader.end_offsets()
-        got: list[Message] = []
-        deadline = time.monotonic() + timeout_s
-        while any(reader.positions()[p] < end for p, end in ends.items()):
-            assert time.monotonic() < deadline, f"{topic}: not read up to {ends} within {timeout_s} s"
-            got += reader.poll(200)
-        return got
+        return reader.read_to_end(timeout_s)
 
 
 def run_bounded(job: str, profile: Profile, **opts) -> None:

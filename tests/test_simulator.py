@@ -541,8 +541,9 @@ def tansu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def test_produce_to_a_real_broker_and_read_everything_back(tansu: str) -> None:
-    from kafka import KafkaConsumer, TopicPartition
     from kafka.admin import KafkaAdminClient, NewTopic
+
+    from cxstream.consume import TopicReader
 
     prefix = f"sim{os.getpid()}."
     cfg = sim(count=2_000, bad_share=0.03, duplicate_share=0.02, topic_prefix=prefix, collect=True,
@@ -557,19 +558,10 @@ def test_produce_to_a_real_broker_and_read_everything_back(tansu: str) -> None:
     stats = run(cfg, tansu, progress=False)
     assert stats.sent == 2_000 and stats.acked == 2_000 and stats.failed == 0, stats.summary()
 
-    consumer = KafkaConsumer(bootstrap_servers=tansu, enable_auto_commit=False, group_id=None)
-    try:
-        parts = [TopicPartition(t, p) for t in topics for p in range(3)]
-        consumer.assign(parts)
-        consumer.seek_to_beginning(*parts)
-        ends = consumer.end_offsets(parts)
-        read: dict[str, list] = defaultdict(list)
-        deadline = time.monotonic() + 20
-        while any(consumer.position(tp) < ends[tp] for tp in parts) and time.monotonic() < deadline:
-            for tp, recs in consumer.poll(timeout_ms=500).items():
-                read[tp.topic].extend(recs)
-    finally:
-        consumer.close()
+    read: dict[str, list] = defaultdict(list)
+    with TopicReader(tansu, topics, topic_prefix=prefix) as reader:  # to the high watermarks: read_to_end
+        for m in reader.read_to_end(timeout_s=20):
+            read[m.topic].append(m)
 
     for topic in topics:
         assert len(read[topic]) == stats.topics[topic].sent, topic
@@ -583,4 +575,4 @@ def test_produce_to_a_real_broker_and_read_everything_back(tansu: str) -> None:
         by_offset = {(r.partition, r.offset): r for r in read[topic]}
         for p in produced:
             r = by_offset[(p.partition, p.offset)]
-            assert r.timestamp == p.timestamp_ms and r.key == p.key
+            assert r.timestamp_ms == p.timestamp_ms and r.key == p.key
