@@ -86,8 +86,12 @@ def main(spec: JobSpec, argv: list[str] | None = None) -> int:
     add_job_arguments(parser)
     parser.add_argument("--explain", action="store_true", help="print the optimized plan and exit")
     args = parser.parse_args(argv)
-    bootstrap = broker.resolve_bootstrap(args.bootstrap_servers, start_local=args.profile == "local",
-                                         wait_s=broker_wait_s())
+    try:
+        bootstrap = broker.resolve_bootstrap(args.bootstrap_servers, start_local=args.profile == "local",
+                                             wait_s=broker_wait_s())
+    except broker.BrokerError as exc:  # an expected condition, said in one line as the CLI says it
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 1
     profile = make_profile(args.profile, bootstrap, args.format, args.topic_prefix)
     ensure_topics(bootstrap, suite_topics(profile.topic_prefix, profile.partitions))
     pipeline = build([spec], profile, options_from_args(args), job_name=f"cxstream-{spec.name}")

@@ -87,3 +87,14 @@ def test_tail_filters_by_kind_and_minimum_severity_and_prints_alerts_readably() 
     assert "● OPEN" in line and "dlq_rate" in line and "×3 since 00:01:00" in line and "observed 0.1111" in line
     resolved = _human(Message("cx.alerts", 0, 6, 241_000, b"k", b"v", 0, record={**alert, "state": "resolved"}))
     assert "✓ RESOLVED" in resolved
+
+
+def test_alerts_sql_times_exactly_the_rules_timer_moments_from_due_time_plus_delay() -> None:
+    """sql/alerts.sql names the timer moments in its e2e_latency CASE; they must be the rules' own."""
+    import re
+
+    import nba_rules
+
+    text = (REPO_ROOT / "sql" / "alerts.sql").read_text()
+    named = set(re.findall(r"evidence\['moment'\]\s*=\s*'(\w+)'", text))
+    assert named == set(nba_rules.TIMER_MOMENTS), named
