@@ -84,7 +84,7 @@ def _cmd_job(args: argparse.Namespace) -> int:
     from cxstream.jobmain import main
     from cxstream.runtime import load_spec
 
-    return main(load_spec(args.name), args.job_args)
+    return main(load_spec(args.name), args.job_args, own_error_line=False)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -79,7 +79,9 @@ def broker_wait_s() -> float:
     return POD_BROKER_WAIT_S if os.environ.get("KUBERNETES_SERVICE_HOST") else 0.0
 
 
-def main(spec: JobSpec, argv: list[str] | None = None) -> int:
+def main(spec: JobSpec, argv: list[str] | None = None, *, own_error_line: bool = True) -> int:
+    """Run jobs/X.py. As a script it says a broker error in one line of its own; `cxstream job`
+    (own_error_line=False) lets the error reach the CLI, which says it in the CLI's words."""
     from cxstream.runtime import build
 
     parser = argparse.ArgumentParser(prog=f"jobs/{spec.name}.py", description=spec.description)
@@ -90,6 +92,8 @@ def main(spec: JobSpec, argv: list[str] | None = None) -> int:
         bootstrap = broker.resolve_bootstrap(args.bootstrap_servers, start_local=args.profile == "local",
                                              wait_s=broker_wait_s())
     except broker.BrokerError as exc:  # an expected condition, said in one line as the CLI says it
+        if not own_error_line:
+            raise
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 1
     profile = make_profile(args.profile, bootstrap, args.format, args.topic_prefix)
