@@ -54,6 +54,7 @@ from cxstream import broker, contracts
 from cxstream.consume import TopicReader
 from cxstream.paths import BENCH_RESULTS_DIR, JOBS_DIR
 from cxstream.profiles import Profile, make_profile
+from cxstream.runtime import import_udf_module
 from cxstream.topics import ensure_topics, suite_topics
 
 # Outputs with no moment to measure latency from: dead letters, and the feedback rates, which are
@@ -227,9 +228,9 @@ class _TaskTimeSampler(threading.Thread):
         return sorted(rows, key=lambda r: -r["busy_ms_per_s"])
 
 
-# Trigger moments decided by an event-time timer (udfs/nba_rules.py TIMER_MOMENTS; a trigger's
-# evidence names its moment): the trigger's event time is the timer's due time.
-TIMER_MOMENTS = frozenset({"cart_idle"})
+# Trigger moments decided by an event-time timer (a trigger's evidence names its moment): the
+# trigger's event time is the timer's due time. The rules' own list, not a copy of it.
+TIMER_MOMENTS = frozenset(import_udf_module("nba_rules").TIMER_MOMENTS)
 
 
 def _latency_of(record: dict, delay_ms: int, received_ms: int) -> float | None:

@@ -220,6 +220,14 @@ def _dlq_route_sql(contract: contracts.Contract, job: str, checked_view: str) ->
     )
 
 
+def import_udf_module(module_name: str):  # noqa: ANN201 - a module
+    """A module of udfs/, imported in this process (udfs/ is a directory of modules, not a package)."""
+    udfs_dir = str(REPO_ROOT / "udfs")
+    if udfs_dir not in sys.path:
+        sys.path.insert(0, udfs_dir)
+    return importlib.import_module(module_name)
+
+
 def profile_sql_variables(profile: Profile) -> dict[str, str]:
     """${placeholders} every job's SQL files can use, from the profile the job runs with.
 
@@ -342,17 +350,10 @@ class Pipeline:
             self._execute_ddl(self.renderer.sink(c, c.table))
             self._tables.add(c.table)
 
-    @staticmethod
-    def _import_udf_module(module_name: str):  # noqa: ANN205 - a module
-        udfs_dir = str(REPO_ROOT / "udfs")
-        if udfs_dir not in sys.path:
-            sys.path.insert(0, udfs_dir)
-        return importlib.import_module(module_name)
-
     def add_udfs(self, module_name: str) -> None:
         if module_name in self._udf_modules:
             return
-        self._import_udf_module(module_name).register(self.t_env)
+        import_udf_module(module_name).register(self.t_env)
         self._udf_modules.add(module_name)
 
     def _add_insert(self, sql: str) -> None:
@@ -396,7 +397,7 @@ class Pipeline:
         for sql_file in spec.sql_before_stream:
             self.add_sql_file(sql_file, spec.sql_instances, spec.event_time_views)
         for module in spec.stream_modules:
-            self._import_udf_module(module).build(self)
+            import_udf_module(module).build(self)
         for sql_file in spec.sql_files:
             self.add_sql_file(sql_file, spec.sql_instances, spec.event_time_views)
 

@@ -55,7 +55,7 @@ def test_a_timer_trigger_is_timed_from_its_due_time_plus_the_watermark_delay() -
     assert bench._latency_of({**timer, "evidence": {"moment": "interaction"}}, 5000, received_ms=105_900) == 5900
     assert bench._latency_of({"event_time": 100_000}, 5000, received_ms=100_250) == 250
     assert bench._latency_of({"window_end": 100_000}, 5000, received_ms=105_400) == 400
-    # The bench names the timer moments itself (it does not import udfs/): the same as the rules'.
+    # The bench's timer moments are the rules' own.
     assert bench.TIMER_MOMENTS == set(nba_rules.TIMER_MOMENTS)
 
 
