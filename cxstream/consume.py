@@ -116,8 +116,11 @@ class TopicReader:
         deadline = time.monotonic() + timeout_s
         while True:
             got += self.poll(200)
-            behind = {f"{tp.topic}[{tp.partition}]": (self._consumer.position(tp), hw) for tp in self.partitions
-                      if (hw := self._consumer.highwater(tp)) is None or self._consumer.position(tp) < hw}
+            behind = {}  # partition -> (position, high watermark), for those not yet at their end
+            for tp in self.partitions:
+                position, hw = self._consumer.position(tp), self._consumer.highwater(tp)
+                if hw is None or position < hw:
+                    behind[f"{tp.topic}[{tp.partition}]"] = (position, hw)
             if not behind:
                 return got
             if time.monotonic() > deadline:

@@ -43,14 +43,15 @@ if TYPE_CHECKING:
 
 _QUERY = re.compile(r"^\s*\(?\s*(SELECT|WITH|VALUES)\b", re.I)
 _EXPLAIN = re.compile(r"^\s*EXPLAIN\b", re.I)
-CHECKPOINT_INTERVAL = "execution.checkpointing.interval"
-WRITE_CHECKPOINT_INTERVAL = "10 s"  # for INSERT and --into jobs outside --bounded (module docstring)
 _INSERT = re.compile(r"^\s*(EXECUTE\s+)?INSERT\b", re.I)
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]+$")
 # The SQL client's SET / RESET: TableEnvironment.executeSql refuses them ("Unsupported SQL query!").
 _SET = re.compile(r"^\s*SET\s+'(?P<key>[^']+)'\s*=\s*'(?P<value>[^']*)'\s*$", re.I)
 _RESET = re.compile(r"^\s*RESET\s+'(?P<key>[^']+)'\s*$", re.I)
 _SET_OR_RESET = re.compile(r"^\s*(SET|RESET)\b", re.I)
+
+CHECKPOINT_INTERVAL = "execution.checkpointing.interval"
+WRITE_CHECKPOINT_INTERVAL = "10 s"  # for INSERT and --into jobs outside --bounded (module docstring)
 
 
 class SqlError(RuntimeError):
@@ -256,9 +257,10 @@ class Session:
     def _checkpointed_writes(self) -> Iterator[None]:
         """The writing job submitted inside this block checkpoints every write_checkpoint_interval.
 
-        Only this block's: the session's environment has no checkpoint interval of its own (a table
-        option can set one but not take back the environment's), so the option is set for the
-        submission and removed after it. An interval the analyst SET is theirs and left alone.
+        The option is set on the table config for the submission and removed after it. Submission
+        also copies it into the environment's own configuration, where it stays: the next printed
+        query takes it off there (_printed_without_checkpoints). An interval the analyst SET is
+        theirs and left alone.
         """
         conf = self.t_env.get_config().get_configuration()
         if self.write_checkpoint_interval is None or conf.contains_key(CHECKPOINT_INTERVAL):
