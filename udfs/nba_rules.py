@@ -25,7 +25,8 @@ MOMENTS = ("interaction", "message", "context", "cart_idle")
 # Moments a timer decides, not an event (udfs/decisions_stage.py on_timer): the trigger's event time is the
 # timer's due time, and it can be emitted only once the watermark passes that. Every trigger's evidence
 # names its moment, so sql/alerts.sql (e2e_latency) and cxstream/bench.py measure these from due time +
-# watermark delay; both name cart_idle themselves.
+# watermark delay. The bench reads this tuple; the SQL names cart_idle itself (tests/test_alert_rules.py
+# checks that the two agree).
 TIMER_MOMENTS = ("cart_idle",)
 ROUTES = ("bot", "human", "specialist_ai")
 OUTCOMES = ("accepted", "dismissed", "ignored", "converted")
