@@ -50,7 +50,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from cxstream import broker, contracts
+from cxstream import broker, contracts, cpu_usage
 from cxstream.consume import TopicReader
 from cxstream.paths import BENCH_RESULTS_DIR, JOBS_DIR
 from cxstream.profiles import Profile, make_profile
@@ -105,6 +105,10 @@ class Entry:
     latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)  # output topic -> percentiles
     python_profile: list[dict] = field(default_factory=list)  # py-spy summaries of the Python workers
     task_time: list[dict] = field(default_factory=list)  # throughput phase: ms/s busy, back-pressured, idle per task
+    # Latency phase, while sampling: the machine's busy share, and cores used by the broker, the
+    # Flink job (this process's tree: JVM, Python workers, the reading thread) and the simulator.
+    cpu_busy: float = 0.0
+    cores_used: dict[str, float] = field(default_factory=dict)
 
 
 def _log(msg: str) -> None:
@@ -244,10 +248,60 @@ def _latency_of(record: dict, delay_ms: int, received_ms: int) -> float | None:
     return None
 
 
-def _start_simulator(bootstrap: str, profile: Profile, rate: int, seconds: float) -> subprocess.Popen[bytes]:
+class LatencySampler(threading.Thread):
+    """Reads output topics as a consumer would and keeps each record's latency (_latency_of).
+
+    Records read before start_clock() are warm-up and are not kept. Run it in a process at normal
+    priority: its reading time is the end of every latency it measures.
+    """
+
+    def __init__(self, bootstrap: str, profile: Profile, outputs: list[str]) -> None:
+        super().__init__(daemon=True)
+        self.bootstrap, self.profile, self.outputs = bootstrap, profile, outputs
+        self.samples: dict[str, list[float]] = defaultdict(list)
+        self._clock_start_ms = 2**62
+        self._stop_event = threading.Event()
+
+    def start_clock(self) -> None:
+        self._clock_start_ms = int(time.time() * 1000)
+
+    def run(self) -> None:
+        prefix, delay_ms = self.profile.topic_prefix, self.profile.watermark_delay_s * 1000
+        with TopicReader(self.bootstrap, [self.profile.topic(t) for t in self.outputs],
+                         value_format=self.profile.value_format, topic_prefix=prefix) as reader:
+            while not self._stop_event.is_set():
+                for m in reader.poll(100):
+                    if m.record is not None and m.received_ms >= self._clock_start_ms:
+                        lat = _latency_of(m.record, delay_ms, m.received_ms)
+                        if lat is not None:
+                            self.samples[m.topic.removeprefix(prefix)].append(lat)
+
+    def stop(self) -> dict[str, dict[str, float]]:
+        """Per output topic: p50, p95, p99, max and the number of samples."""
+        self._stop_event.set()
+        self.join(5)
+        out = {}
+        for topic, values in self.samples.items():
+            arr = np.array(values)
+            out[topic] = {"p50": float(np.percentile(arr, 50)), "p95": float(np.percentile(arr, 95)),
+                          "p99": float(np.percentile(arr, 99)), "max": float(arr.max()), "samples": float(len(arr))}
+        return out
+
+
+def start_simulator(bootstrap: str, profile: Profile, rate: int, seconds: float) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "cxstream.cli", "simulate", "--bootstrap-servers", bootstrap, "--rate", str(rate),
            "--duration", str(seconds), "--topic-prefix", profile.topic_prefix, "--format", profile.value_format]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def finish_simulator(sim: subprocess.Popen[bytes], timeout_s: float) -> float:
+    """Waits for the simulator (SIGINT after timeout_s) and returns the rate it reports having sent."""
+    try:
+        out = sim.communicate(timeout=timeout_s)[0].decode(errors="replace")
+    except subprocess.TimeoutExpired:
+        os.killpg(sim.pid, signal.SIGINT)
+        out = sim.communicate(timeout=20)[0].decode(errors="replace")
+    return _simulator_rate(out)
 
 
 def _latency(entry: Entry, bootstrap: str, fmt: str, rate: int, seconds: float, warmup: float,
@@ -259,28 +313,12 @@ def _latency(entry: Entry, bootstrap: str, fmt: str, rate: int, seconds: float, 
                      RunOptions(startup_mode="earliest-offset", extra_config=conf),
                      job_name=f"bench-{entry.name}-latency")
     client = pipeline.execute().get_job_client()
-    samples: dict[str, list[float]] = defaultdict(list)
-    stop = threading.Event()
-    clock_start_ms = [2**62]  # records read before the warm-up ends are not samples
-    delay_ms = profile.watermark_delay_s * 1000
-    outputs = _output_topics(entry.jobs)
-
-    def consume() -> None:
-        with TopicReader(bootstrap, [profile.topic(t) for t in outputs], value_format=fmt,
-                         topic_prefix=profile.topic_prefix) as reader:
-            while not stop.is_set():
-                for m in reader.poll(100):
-                    if m.record is not None and m.received_ms >= clock_start_ms[0]:
-                        lat = _latency_of(m.record, delay_ms, m.received_ms)
-                        if lat is not None:
-                            samples[m.topic.removeprefix(profile.topic_prefix)].append(lat)
-
-    reader_thread = threading.Thread(target=consume, daemon=True)
-    reader_thread.start()
+    sampler = LatencySampler(bootstrap, profile, _output_topics(entry.jobs))
+    sampler.start()
     time.sleep(5)  # let the job's sources come up before the load starts
-    sim = _start_simulator(bootstrap, profile, rate, warmup + seconds)
+    sim = start_simulator(bootstrap, profile, rate, warmup + seconds)
     time.sleep(warmup)
-    clock_start_ms[0] = int(time.time() * 1000)
+    sampler.start_clock()
     sampling = []
     if py_spy:
         from cxstream import pyspy
@@ -288,13 +326,14 @@ def _latency(entry: Entry, bootstrap: str, fmt: str, rate: int, seconds: float, 
         workers = pyspy.python_workers(os.getpid())
         _log(f"py-spy: sampling {len(workers)} Python worker(s) for {seconds / 2:.0f}s")
         sampling = pyspy.start(workers, seconds / 2, BENCH_RESULTS_DIR / f"pyspy-{entry.name}-{os.getpid()}")
-    try:
-        sim_out = sim.communicate(timeout=warmup + seconds + 120)[0].decode(errors="replace")
+    cpu_before = cpu_usage.snapshot()
+    try:  # the simulator stops sending after warmup + seconds; sampled while it still runs
+        sim.wait(max(seconds - 2, 1))
     except subprocess.TimeoutExpired:
-        os.killpg(sim.pid, signal.SIGINT)
-        sim_out = sim.communicate(timeout=20)[0].decode(errors="replace")
+        pass
+    _record_cpu(entry, cpu_before, sim.pid)
     entry.offered_rate = rate
-    entry.achieved_rate = _simulator_rate(sim_out)
+    entry.achieved_rate = finish_simulator(sim, warmup + seconds + 120)
     if sampling:
         from cxstream import pyspy
 
@@ -302,14 +341,20 @@ def _latency(entry: Entry, bootstrap: str, fmt: str, rate: int, seconds: float, 
         pyspy.print_profiles(profiles)
         entry.python_profile = [asdict(p) for p in profiles]
     time.sleep(8)  # the last windows close 5 s after the last event
-    stop.set()
-    reader_thread.join(5)
+    entry.latency_ms = sampler.stop()
     client.cancel().result()
-    for topic, values in samples.items():
-        arr = np.array(values)
-        entry.latency_ms[topic] = {"p50": float(np.percentile(arr, 50)), "p95": float(np.percentile(arr, 95)),
-                                   "p99": float(np.percentile(arr, 99)), "max": float(arr.max()),
-                                   "samples": float(len(arr))}
+
+
+def _record_cpu(entry: Entry, before: cpu_usage.CpuSnapshot, simulator_pid: int) -> None:
+    after = cpu_usage.snapshot()
+    entry.cpu_busy = cpu_usage.busy_share(before, after)
+    entry.cores_used = {
+        "flink job": cpu_usage.tree_cores(before, after, os.getpid(), exclude=(simulator_pid,)),
+        "simulator": cpu_usage.tree_cores(before, after, simulator_pid),
+    }
+    state = broker.status()
+    if state:  # the local broker; another Kafka is not ours to measure
+        entry.cores_used["broker"] = cpu_usage.tree_cores(before, after, state.pid)
 
 
 def _simulator_rate(output: str) -> float:
@@ -377,6 +422,11 @@ def _print_table(entries: list[Entry]) -> None:
             lead = first if i == 0 else " " * len(first)
             print(f"{lead}{topic:<32} {lat.get('p50', float('nan')):>8.1f} {lat.get('p95', float('nan')):>8.1f} "
                   f"{lat.get('p99', float('nan')):>8.1f} {int(lat.get('samples', 0)):>8,}")
+    for e in entries:
+        if e.cores_used:
+            cores = ", ".join(f"{name} {used:.2f}" for name, used in e.cores_used.items())
+            print(f"{e.name}: CPU while sampling latency: {e.cpu_busy:.0%} of {os.cpu_count()} cores busy; "
+                  f"cores used: {cores}")
 
 
 def run_bench(args: argparse.Namespace) -> int:

@@ -71,6 +71,9 @@ class SourceOptions:
     startup_timestamp_ms: int | None = None
     bounded: bool = False  # stop at the end offsets seen at start (tests and replays; local only)
     dlq_topic: str = "cx.dlq"  # where undecodable records go (local profile), before the topic prefix
+    # How long a fetch may wait for data (fetch.max.wait.ms) unless the profile's client properties
+    # say; None leaves the connector's own (20 ms on the local profile, latency first).
+    fetch_max_wait_ms: int | None = None
 
 
 class TableRenderer:
@@ -136,6 +139,8 @@ class TableRenderer:
         c = self.profile.connectors
         options = {"connector": c.append, "topic": self.profile.topic(contract.topic)}
         options.update(self._properties({"properties.group.id": opts.group_id}))
+        if opts.fetch_max_wait_ms is not None:
+            options.setdefault("properties.fetch.max.wait.ms", str(opts.fetch_max_wait_ms))
         options["scan.startup.mode"] = opts.startup_mode
         if opts.startup_mode == "timestamp":
             if opts.startup_timestamp_ms is None:

@@ -129,13 +129,10 @@ def flink_config(profile: Profile, opts: RunOptions, pipeline_name: str) -> dict
         # venv's packages named: it starts from the base installation.
         "python.pythonpath": site_packages(),
         "python.fn-execution.bundle.time": "50",
-        # A network buffer is shipped when full or after this long. At the rates a 2-core machine
-        # sustains, buffers rarely fill, so Flink's default (100 ms) is paid at every exchange on
-        # the way (the keyed decisions stage is one). Measured, one run each, decisions alone
-        # at 300 events/s, event → trigger p50/p95/p99: 157/304/372 ms at 100 ms, 60/148/207 ms at
-        # 10 ms (`cxstream bench jobs --only decisions --phases latency --conf
-        # execution.buffer-timeout.interval=...`).
-        "execution.buffer-timeout.interval": "10 ms",
+        # A network buffer is shipped when full or after this long: Flink's default. The decisions'
+        # path (udfs/decisions_stage.py) ships every 10 ms instead, through flush_upstream_every.
+        # Everything else waits for a window to close 5 s after its end and can afford 100 ms.
+        "execution.buffer-timeout.interval": "100 ms",
         # Keyed state of Python DataStream functions (the decisions job's per-customer context) is
         # cached in the Python worker; a miss is a round trip to the JVM per record. The default
         # (1000 keys) is far below the number of active customers.
@@ -247,6 +244,16 @@ def input_table(contract: contracts.Contract) -> str:
     return f"{contract.table}_in" if contract.name in contracts.OUTPUTS else contract.table
 
 
+# fetch.max.wait.ms of the sources that read a job's output back (the alerts job reads cx.dlq,
+# cx.drift, cx.sentiment and cx.nba.triggers), instead of the connector's 20 ms. Those topics are
+# quiet most of the time, and the local broker (Tansu 0.6) answers an empty fetch only when its
+# wait is over: at 20 ms each such consumer costs 50 round trips a second. Measured with the whole
+# suite running and no traffic (README, "Performance"): the broker used 0.24-0.30 cores with every
+# source at 20 ms and 0.04-0.05 at 500 ms. Their readers evaluate minute windows that close 5 s
+# after their end, so half a second is nothing to them.
+OUTPUT_READ_BACK_FETCH_WAIT_MS = 500
+
+
 class Pipeline:
     """Tables, views and INSERTs of one Flink job, built from one or more JobSpecs."""
 
@@ -285,6 +292,7 @@ class Pipeline:
             startup_timestamp_ms=self.opts.startup_timestamp_ms,
             bounded=self.opts.bounded,
             dlq_topic=self.source_dlq_topic,
+            fetch_max_wait_ms=OUTPUT_READ_BACK_FETCH_WAIT_MS if contract_name in contracts.OUTPUTS else None,
         )
         self._execute_ddl(self.renderer.source(c, raw, source))
         reason = validation.sql_reason(c)
@@ -476,6 +484,20 @@ def keyed_by_column(t_env: StreamTableEnvironment, view: str, key: str, time_col
                                           Types.ROW([Types.STRING()]).get_java_type_info())
     # The original type is only read by KeyedStream's reduce/filter/window helpers, not by process.
     return KeyedStream(j_keyed, stream.get_type(), stream)
+
+
+def flush_upstream_every(stream: DataStream, buffer_timeout_ms: int) -> None:
+    """Network buffers on the way into `stream` (it and every operator upstream of it) are shipped
+    at least every `buffer_timeout_ms`, whatever the job's execution.buffer-timeout.interval.
+
+    A buffer that does not fill waits for the timeout, and at the event rates of a 2-core machine
+    they rarely fill: every exchange on a latency-critical path pays up to the timeout. Each task
+    also has a thread that wakes to flush at that period, busy or not: with 10 ms on every task of
+    the suite those threads used 0.18 cores of an idle suite. So only the path that needs it gets
+    the short one. The Java transformations are reached through PyFlink's private _j_data_stream.
+    """
+    for transformation in stream._j_data_stream.getTransformation().getTransitivePredecessors():
+        transformation.setBufferTimeout(buffer_timeout_ms)
 
 
 STREAM_STAGE_MODE_KEY = "cxstream.stream-stages.execution-mode"

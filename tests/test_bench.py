@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -32,6 +33,12 @@ def test_bench_writes_throughput_and_latency_json(bootstrap: str, tmp_path) -> N
     latency = entry["latency_ms"]["cx.bench.passthrough"]
     assert latency["samples"] > 500 and 0 <= latency["p50"] <= latency["p99"]
     assert entry["achieved_rate"] > 100
+    # Who held the cores while latency was sampled: the job at work, the simulator sending, and
+    # together no more than the machine has.
+    cores = entry["cores_used"]
+    assert cores["flink job"] > 0.05 and cores["simulator"] > 0.01, cores
+    assert sum(cores.values()) <= (os.cpu_count() or 1) * 1.1 and 0 < entry["cpu_busy"] <= 1, entry
+    assert "CPU while sampling latency" in proc.stdout
     assert "cx.bench.passthrough" in proc.stdout  # the printed table
     # Where the throughput phase's time went, from Flink's task metrics: the source task is there,
     # and each task's busy + back-pressured + idle time is (about) the whole second.

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 INPUT_VIEW = "decision_inputs"
 OUTPUT_VIEW = "nba_decisions"
 END_OF_INPUT = 2**63 - 1  # Long.MAX_VALUE: the watermark a bounded input ends with
+TRIGGER_PATH_BUFFER_TIMEOUT_MS = 10  # network buffers on the way to the stage ship this often
 HOUR_MS = 3_600_000
 
 OUTPUT_FIELDS = ("trigger_id", "customer_id", "action", "route", "priority", "confidence", "reason_codes",
@@ -180,7 +181,7 @@ def build(pipeline: Pipeline, rules_file: Path | None = None) -> None:
     """decision_inputs → keyed decisions → the view nba_decisions (rowtime = the trigger's event time)."""
     from cxstream import contracts
     from cxstream.paths import REPO_ROOT
-    from cxstream.runtime import keyed_by_column, python_thread_mode, register_stream_view
+    from cxstream.runtime import flush_upstream_every, keyed_by_column, python_thread_mode, register_stream_view
 
     context_types = contracts.load("context").field("context_type").allowed or ()
     # The project's copy, not one beside this module's __file__: in a process that already ran a job,
@@ -190,6 +191,9 @@ def build(pipeline: Pipeline, rules_file: Path | None = None) -> None:
     rules = load_rules(rules_file, context_types=tuple(context_types))
     t_env = pipeline.t_env
     inputs = keyed_by_column(t_env, INPUT_VIEW, "customer_id", "event_time")
+    # Measured, decisions alone at 300 events/s, event -> trigger p50/p95/p99: 157/304/372 ms with
+    # buffers shipped every 100 ms, 60/148/207 ms every 10 ms (README, "Performance").
+    flush_upstream_every(inputs, TRIGGER_PATH_BUFFER_TIMEOUT_MS)
     with python_thread_mode(inputs):
         decisions = inputs.process(_make_function(rules, pipeline.profile.watermark_delay_s * 1000),
                                    output_type=output_type()).name("nba-decide")

@@ -1,0 +1,71 @@
+"""What the suite's Flink job graph is made of, checked without running it: which tasks flush their
+network buffers often, and which sources may let a fetch wait."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from cxstream import contracts, runtime
+from cxstream.profiles import make_profile
+from cxstream.runtime import RunOptions, build, load_spec, suite_job_names
+
+
+@pytest.fixture(scope="module")
+def suite_ddl_and_pipeline():
+    statements: list[str] = []
+    execute = runtime.Pipeline._execute_ddl
+
+    def recording(self, sql: str) -> None:  # noqa: ANN001
+        statements.append(sql)
+        execute(self, sql)
+
+    runtime.Pipeline._execute_ddl = recording
+    try:
+        profile = make_profile("local", "127.0.0.1:1", "avro", "graph.")
+        pipeline = build([load_spec(n) for n in suite_job_names()], profile, RunOptions(checkpoint_interval=None))
+    finally:
+        runtime.Pipeline._execute_ddl = execute
+    return statements, pipeline
+
+
+def test_only_sources_that_read_outputs_back_let_a_fetch_wait(suite_ddl_and_pipeline) -> None:
+    statements, _ = suite_ddl_and_pipeline
+    waits = {}
+    for sql in statements:
+        if sql.startswith("CREATE TABLE") and "'scan.startup.mode'" in sql:
+            topic = re.search(r"'topic' = '([^']+)'", sql).group(1).removeprefix("graph.")
+            wait = re.search(r"'properties.fetch.max.wait.ms' = '(\d+)'", sql)
+            waits[topic] = wait.group(1) if wait else None
+    read_back = {contracts.load(n).topic for n in contracts.OUTPUTS} & set(waits)
+    assert read_back == {"cx.dlq", "cx.drift", "cx.sentiment", "cx.nba.triggers"}, waits
+    assert {waits[t] for t in read_back} == {str(runtime.OUTPUT_READ_BACK_FETCH_WAIT_MS)}
+    # The inputs keep the connector's own short wait: the decisions read them.
+    assert all(waits[t] is None for t in waits.keys() - read_back), waits
+
+
+def test_a_profile_setting_for_the_fetch_wait_wins_over_the_read_back_default(monkeypatch) -> None:
+    from cxstream.ddl import SourceOptions, TableRenderer
+
+    monkeypatch.setenv("CXSTREAM_KAFKA_FETCH_MAX_WAIT_MS", "50")
+    renderer = TableRenderer(make_profile("local", "x:1", "avro"))
+    source = renderer.source(contracts.as_input(contracts.load("drift_stat")), "t",
+                             SourceOptions(job_name="j", group_id="g", fetch_max_wait_ms=500))
+    assert "'properties.fetch.max.wait.ms' = '50'" in source and "'500'" not in source
+
+
+def test_only_the_path_into_the_decisions_stage_flushes_its_buffers_every_10_ms(suite_ddl_and_pipeline) -> None:
+    flush_ms = runtime.import_udf_module("decisions_stage").TRIGGER_PATH_BUFFER_TIMEOUT_MS
+    _, pipeline = suite_ddl_and_pipeline
+    conf = runtime.flink_config(pipeline.profile, pipeline.opts, "x")
+    assert conf["execution.buffer-timeout.interval"] == "100 ms"
+    env = pipeline.t_env._j_tenv.execEnv()
+    by_name = {str(t.getName()): t for t in env.getTransformations()}
+    decide = by_name["nba-decide"]
+    upstream = [t for t in decide.getTransitivePredecessors() if t.getId() != decide.getId()]
+    assert upstream, "the decisions stage has no inputs?"
+    # -1 is "the job's default" (100 ms): that is what every one of these had before.
+    assert {int(t.getBufferTimeout()) for t in upstream} == {flush_ms}
+    sources = [str(t.getName()) for t in upstream if not t.getInputs()]
+    assert any("interactions" in s for s in sources) and any("messages" in s for s in sources), sources
