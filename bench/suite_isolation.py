@@ -20,6 +20,7 @@ bench/results/suite_isolation.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -74,13 +75,14 @@ def _wait_submitted(logs: list[Path], procs: list[subprocess.Popen], timeout_s: 
 def measure(name: str, groups: list[tuple[int, list[str]]], bootstrap: str, args: argparse.Namespace) -> dict:
     """One configuration once: the groups start, the simulator offers the load, the outputs are timed."""
     profile = bench._fresh_profile(bootstrap, "avro")
-    logs, procs = [], []
+    logs, procs, sim = [], [], None
     for i, (nice, jobs) in enumerate(groups):
         logs.append(Path(f"/tmp/suite-isolation-{os.getpid()}-{name}-{i}.log"))
-        procs.append(subprocess.Popen(
-            [sys.executable, __file__, "--group", ",".join(jobs), "--prefix", profile.topic_prefix,
-             "--bootstrap-servers", bootstrap, "--nice", str(nice)],
-            stdout=logs[-1].open("w"), stderr=subprocess.STDOUT, start_new_session=True))
+        with logs[-1].open("w") as log:  # the child holds its own copy
+            procs.append(subprocess.Popen(
+                [sys.executable, __file__, "--group", ",".join(jobs), "--prefix", profile.topic_prefix,
+                 "--bootstrap-servers", bootstrap, "--nice", str(nice)],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
     sampler = bench.LatencySampler(bootstrap, profile, bench._output_topics([j for _, js in groups for j in js]))
     try:
         _wait_submitted(logs, procs)
@@ -96,14 +98,20 @@ def measure(name: str, groups: list[tuple[int, list[str]]], bootstrap: str, args
         time.sleep(8)  # the last windows close 5 s after the last event
         latency = sampler.stop()
     finally:
+        if sim is not None and sim.proc.poll() is None:
+            os.killpg(sim.proc.pid, signal.SIGKILL)
+        # SIGTERM to the child alone, which cancels its job through its JVM: signalling the group
+        # would stop that JVM (PyFlink's gateway ignores only SIGINT) while the cancel goes through it.
         for p in procs:
             if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
+                p.terminate()
         for p in procs:
             try:
                 p.wait(60)
             except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
+                pass
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGKILL)  # whatever of the group is left (the JVM, Python workers)
     cores = {"+".join(jobs) if len(jobs) < 3 else f"{len(jobs)} jobs": cpu_usage.tree_cores(cpu0, cpu1, p.pid)
              for (_, jobs), p in zip(groups, procs, strict=True)}
     state = broker.status()

@@ -42,11 +42,13 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
+from typing import IO
 
 import numpy as np
 
@@ -288,20 +290,33 @@ class LatencySampler(threading.Thread):
         return out
 
 
-def start_simulator(bootstrap: str, profile: Profile, rate: int, seconds: float) -> subprocess.Popen[bytes]:
+@dataclass
+class SimulatorRun:
+    """The simulator as a child in a session of its own. Its output goes to an unnamed file: a
+    pipe that nobody reads while the load runs would fill on a long run and stop it."""
+
+    proc: subprocess.Popen[bytes]
+    output: IO[bytes]
+
+
+def start_simulator(bootstrap: str, profile: Profile, rate: int, seconds: float) -> SimulatorRun:
     cmd = [sys.executable, "-m", "cxstream.cli", "simulate", "--bootstrap-servers", bootstrap, "--rate", str(rate),
            "--duration", str(seconds), "--topic-prefix", profile.topic_prefix, "--format", profile.value_format]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    output = tempfile.TemporaryFile()  # noqa: SIM115 - closed by finish_simulator
+    return SimulatorRun(subprocess.Popen(cmd, stdout=output, stderr=subprocess.STDOUT, start_new_session=True), output)
 
 
-def finish_simulator(sim: subprocess.Popen[bytes], timeout_s: float) -> float:
+def finish_simulator(sim: SimulatorRun, timeout_s: float) -> float:
     """Waits for the simulator (SIGINT after timeout_s) and returns the rate it reports having sent."""
     try:
-        out = sim.communicate(timeout=timeout_s)[0].decode(errors="replace")
+        sim.proc.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        os.killpg(sim.pid, signal.SIGINT)
-        out = sim.communicate(timeout=20)[0].decode(errors="replace")
-    return _simulator_rate(out)
+        os.killpg(sim.proc.pid, signal.SIGINT)
+        sim.proc.wait(timeout=20)
+    sim.output.seek(0)
+    text = sim.output.read().decode(errors="replace")
+    sim.output.close()
+    return _simulator_rate(text)
 
 
 def _latency(entry: Entry, bootstrap: str, fmt: str, rate: int, seconds: float, warmup: float,
@@ -328,10 +343,10 @@ def _latency(entry: Entry, bootstrap: str, fmt: str, rate: int, seconds: float, 
         sampling = pyspy.start(workers, seconds / 2, BENCH_RESULTS_DIR / f"pyspy-{entry.name}-{os.getpid()}")
     cpu_before = cpu_usage.snapshot()
     try:  # the simulator stops sending after warmup + seconds; sampled while it still runs
-        sim.wait(max(seconds - 2, 1))
+        sim.proc.wait(max(seconds - 2, 1))
     except subprocess.TimeoutExpired:
         pass
-    _record_cpu(entry, cpu_before, sim.pid)
+    _record_cpu(entry, cpu_before, sim.proc, [spy.pid for _, _, spy in sampling])
     entry.offered_rate = rate
     entry.achieved_rate = finish_simulator(sim, warmup + seconds + 120)
     if sampling:
@@ -345,15 +360,18 @@ def _latency(entry: Entry, bootstrap: str, fmt: str, rate: int, seconds: float, 
     client.cancel().result()
 
 
-def _record_cpu(entry: Entry, before: cpu_usage.CpuSnapshot, simulator_pid: int) -> None:
+def _record_cpu(entry: Entry, before: cpu_usage.CpuSnapshot, sim: subprocess.Popen[bytes],
+                others: list[int]) -> None:
+    """Who held the cores since `before`. The Flink job is this process's tree without the
+    simulator, the local broker (our child when we started it) and `others` (py-spy samplers)."""
     after = cpu_usage.snapshot()
     entry.cpu_busy = cpu_usage.busy_share(before, after)
-    entry.cores_used = {
-        "flink job": cpu_usage.tree_cores(before, after, os.getpid(), exclude=(simulator_pid,)),
-        "simulator": cpu_usage.tree_cores(before, after, simulator_pid),
-    }
-    state = broker.status()
-    if state:  # the local broker; another Kafka is not ours to measure
+    state = broker.status()  # the local broker; another Kafka is not ours to measure
+    apart = [sim.pid, *others] + ([state.pid] if state else [])
+    entry.cores_used = {"flink job": cpu_usage.tree_cores(before, after, os.getpid(), exclude=tuple(apart))}
+    if sim.poll() is None:  # one that already ended has no ticks left to read
+        entry.cores_used["simulator"] = cpu_usage.tree_cores(before, after, sim.pid)
+    if state:
         entry.cores_used["broker"] = cpu_usage.tree_cores(before, after, state.pid)
 
 

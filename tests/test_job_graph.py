@@ -14,6 +14,7 @@ from cxstream.runtime import RunOptions, build, load_spec, suite_job_names
 
 @pytest.fixture(scope="module")
 def suite_ddl_and_pipeline():
+    """The whole suite built as `cxstream run` builds it (not run), and every DDL statement it ran."""
     statements: list[str] = []
     execute = runtime.Pipeline._execute_ddl
 
@@ -21,12 +22,11 @@ def suite_ddl_and_pipeline():
         statements.append(sql)
         execute(self, sql)
 
-    runtime.Pipeline._execute_ddl = recording
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("CXSTREAM_KAFKA_FETCH_MAX_WAIT_MS", raising=False)  # a profile setting would win
+        patch.setattr(runtime.Pipeline, "_execute_ddl", recording)
         profile = make_profile("local", "127.0.0.1:1", "avro", "graph.")
         pipeline = build([load_spec(n) for n in suite_job_names()], profile, RunOptions(checkpoint_interval=None))
-    finally:
-        runtime.Pipeline._execute_ddl = execute
     return statements, pipeline
 
 
