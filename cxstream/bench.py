@@ -217,7 +217,7 @@ class _TaskTimeSampler(threading.Thread):
             try:
                 url = url or metrics.find_endpoint(self.ports, self.job_id, timeout_s=0)
                 samples = metrics.scrape(url) if url else []
-            except OSError:
+            except metrics.NOT_THE_REPORTER:
                 continue
             for task, times in metrics.task_time(samples, self.job_id).items():
                 if sum(times.values()) > 0:

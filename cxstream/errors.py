@@ -42,6 +42,8 @@ def describe(exc: BaseException) -> str:
 
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
+    if not re.sub(r"\s", "", text).isprintable():  # raw bytes: show them, and say whose
+        return f"{type(exc).__name__}: {text[:200]!r}"
     if "Java gateway process exited before sending its port number" in text:
         return f"Flink's Java process did not start (is Java 17 installed?): {JAVA_HINT}"
     # Py4J wraps Java exceptions; the useful part is the deepest "Caused by" message.

@@ -15,6 +15,7 @@ quantiles: wall clock minus event time when a record was read or written).
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import time
@@ -24,6 +25,12 @@ from pathlib import Path
 
 PROMETHEUS_FACTORY = "org.apache.flink.metrics.prometheus.PrometheusReporterFactory"
 PORT_SPAN = 20  # ports the reporter may try, from the first free one we found
+
+# What a port in the reporter's range answers when it is not (or not yet) the reporter. The range
+# starts at an ephemeral port, where other servers live too: Beam's gRPC servers for the Python
+# workers answer an HTTP/1 request with HTTP/2 frames, which http.client reports as BadStatusLine
+# (an HTTPException, not an OSError) whose text is those binary bytes.
+NOT_THE_REPORTER = (OSError, http.client.HTTPException)
 
 _LINE = re.compile(r"^([A-Za-z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)")
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
@@ -94,7 +101,7 @@ def find_endpoint(ports: tuple[int, int], job_id: str, timeout_s: float = 60.0) 
                 with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
                     if job_id in response.read().decode("utf-8", "replace"):
                         return url
-            except OSError:
+            except NOT_THE_REPORTER:
                 continue
         if time.monotonic() >= deadline:
             return None
@@ -165,7 +172,7 @@ class SnapshotWriter:
     def write(self) -> dict | None:
         try:
             snap = snapshot(scrape(self.url), self.job_id, self.topics)
-        except OSError:
+        except NOT_THE_REPORTER:
             return None
         with self.path.open("a") as f:
             f.write(json.dumps(snap) + "\n")

@@ -61,3 +61,11 @@ def test_describe_keeps_the_reason_after_a_colon_and_names_a_missing_java() -> N
     assert describe(RuntimeError("connector build failed:\nFoo.java:3: error: ';' expected\n1 error")) == (
         "connector build failed: Foo.java:3: error: ';' expected")
     assert "Java 17" in describe(RuntimeError("Java gateway process exited before sending its port number"))
+
+
+def test_describe_names_the_exception_of_a_binary_message() -> None:
+    """A BadStatusLine from a gRPC port was once printed as "cxstream: error: ��"."""
+    import http.client
+
+    said = describe(http.client.BadStatusLine("\x00\x00\x1e\x04\x00\x7f\xff"))
+    assert said == "BadStatusLine: '\\x00\\x00\\x1e\\x04\\x00\\x7fÿ'"

@@ -3,8 +3,14 @@ what the test produced and against what reached the output topics."""
 
 from __future__ import annotations
 
+import http.server
+import threading
 import time
+from collections.abc import Iterator
+from concurrent import futures
+from pathlib import Path
 
+import grpc
 import pytest
 
 from cxstream import metrics
@@ -25,6 +31,51 @@ def test_parse_reads_prometheus_text_and_maps_topic_labels_back() -> None:
     stats = metrics.topic_stats(samples, "j", ["cx.events.interactions", "cx.signals"])
     assert stats["cx.events.interactions"].records_in == 12.0
     assert stats["cx.signals"].records_out == 0.0 and stats["cx.signals"].lag_ms == {"0.5": 250.5}
+
+
+@pytest.fixture
+def grpc_then_reporter() -> Iterator[tuple[int, int]]:
+    """A gRPC server (what Beam starts for the Python workers, on an ephemeral port) and, on a port
+    after it, an HTTP server that answers like the reporter of job "job-1": (gRPC port, its port)."""
+    grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+    grpc_port = grpc_server.add_insecure_port("127.0.0.1:0")
+    grpc_server.start()
+
+    class Reporter(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server hook's name
+            body = b'flink_jobmanager_job_uptime{job_id="job-1",} 5.0\n'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    for port in range(grpc_port + 1, grpc_port + metrics.PORT_SPAN):
+        try:
+            reporter = http.server.HTTPServer(("127.0.0.1", port), Reporter)
+            break
+        except OSError:  # taken: the reporter would try the next one too
+            continue
+    threading.Thread(target=reporter.serve_forever, daemon=True).start()
+    yield grpc_port, reporter.server_port
+    reporter.shutdown()
+    grpc_server.stop(None)
+
+
+def test_the_reporter_is_found_past_a_grpc_server_in_its_port_range(
+        grpc_then_reporter: tuple[int, int], tmp_path: Path) -> None:
+    """The range starts at an ephemeral port, and Beam's gRPC servers take ephemeral ports too. A
+    gRPC server answers HTTP/1 with HTTP/2 frames, which once ended `cxstream run` with the error
+    "cxstream: error: \\x00\\x00\\x1e…" a minute into the run."""
+    grpc_port, reporter_port = grpc_then_reporter
+    url = metrics.find_endpoint((grpc_port, reporter_port), "job-1", timeout_s=0)
+    assert url == f"http://127.0.0.1:{reporter_port}/metrics"
+    path = tmp_path / "metrics.jsonl"
+    assert metrics.SnapshotWriter(f"http://127.0.0.1:{grpc_port}/metrics", path).write() is None
+    assert not path.exists()
+    assert metrics.SnapshotWriter(url, path, "job-1").write() is not None
 
 
 @pytest.mark.slow
