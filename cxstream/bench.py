@@ -57,6 +57,7 @@ from cxstream.consume import TopicReader
 from cxstream.paths import BENCH_RESULTS_DIR, JOBS_DIR
 from cxstream.profiles import Profile, make_profile
 from cxstream.runtime import import_udf_module
+from cxstream.simulator.config import DEFAULT_LINGER_MS
 from cxstream.topics import ensure_topics, suite_topics
 
 # Outputs with no moment to measure latency from: dead letters, and the feedback rates, which are
@@ -470,6 +471,8 @@ def run_bench(args: argparse.Namespace) -> int:
         "python": platform.python_version(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "load_average_at_end": os.getloadavg(),
         "flink_config_overrides": conf,
+        # What else shapes a latency phase and is not in the Flink configuration.
+        "simulator_linger_ms": DEFAULT_LINGER_MS, "jvm_args": os.environ.get("JVM_ARGS"),
         "definitions": (__doc__ or "").split("Two phases per entry", 1)[-1].strip(),
         "results": [asdict(e) for e in entries],
     }

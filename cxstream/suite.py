@@ -17,7 +17,7 @@ import time
 from collections import Counter, deque
 
 from cxstream import broker, contracts
-from cxstream.consume import Message, TopicReader
+from cxstream.consume import Message, ProducedCounter, TopicReader
 from cxstream.paths import sub_dir
 from cxstream.profiles import make_profile
 from cxstream.topics import ensure_topics, suite_topics
@@ -92,22 +92,32 @@ def _reason_kind(reason: str) -> str:
 
 
 class LiveView:
-    """Counts and samples what arrives on the output topics; prints a compact block periodically."""
+    """Counts what reaches the input topics and samples what arrives on the output topics; prints a
+    compact block periodically."""
 
     def __init__(self, topics: list[str]) -> None:
         self.topics = topics
         self.totals: Counter[str] = Counter()
-        self.window: deque[tuple[float, str]] = deque()
+        self.window: deque[tuple[float, str, int]] = deque()  # (when, topic, records)
         self.samples: dict[str, Message] = {}
         self.dlq_reasons: Counter[str] = Counter()
         self.alerts: dict[tuple[str, str], dict] = {}  # latest record per (kind, subject)
         self.started = time.monotonic()
 
+    def count(self, totals: dict[str, int]) -> None:
+        """Totals of topics that are counted, not read (the inputs: see consume.ProducedCounter)."""
+        now = time.monotonic()
+        for topic, total in totals.items():
+            if total > self.totals[topic]:
+                self.window.append((now, topic, total - self.totals[topic]))
+                self.totals[topic] = total
+        self._forget_before(now - 5)
+
     def add(self, msgs: list[Message]) -> None:
         now = time.monotonic()
         for m in msgs:
             self.totals[m.topic] += 1
-            self.window.append((now, m.topic))
+            self.window.append((now, m.topic, 1))
             if m.record is not None:
                 # Show the busiest customer of the latest signals rather than whichever came last.
                 current = self.samples.get(m.topic)
@@ -119,11 +129,16 @@ class LiveView:
                     self.dlq_reasons[_reason_kind(str(m.record.get("reason", "?")))] += 1
                 if m.topic.endswith("cx.alerts"):
                     self.alerts[(m.record["kind"], m.record["subject"])] = m.record
-        while self.window and self.window[0][0] < now - 5:
+        self._forget_before(now - 5)
+
+    def _forget_before(self, moment: float) -> None:
+        while self.window and self.window[0][0] < moment:
             self.window.popleft()
 
     def render(self, job_state: str) -> str:
-        rates = Counter(t for _, t in self.window)
+        rates: Counter[str] = Counter()
+        for _, topic, n in self.window:
+            rates[topic] += n
         lines = [f"── cxstream · {time.monotonic() - self.started:6.0f}s · job {job_state} ──"]
         for t in self.topics:
             direction = "in " if ".events." in t else "out"
@@ -240,11 +255,14 @@ def _run_suite(args: argparse.Namespace) -> int:
         _say("windows close once event time passes their end plus 5 s: the first signals appear within ~1 min")
         deadline = time.monotonic() + args.duration if args.duration else float("inf")
         last_print = 0.0
-        with TopicReader(bootstrap, in_topics + out_topics, from_beginning=False,
-                         value_format=args.format) as reader:
+        # The inputs are counted, not read: reading them would double the broker's fetches of
+        # the records the jobs read (see consume.ProducedCounter).
+        with ProducedCounter(bootstrap, in_topics) as inputs, \
+                TopicReader(bootstrap, out_topics, from_beginning=False, value_format=args.format) as reader:
             while time.monotonic() < deadline:
                 view.add(reader.poll(timeout_ms=500))
                 if time.monotonic() - last_print >= 2:
+                    view.count(inputs.counts())
                     metrics_watch.tick()
                     state = str(client.get_job_status().result())
                     print(view.render(state), flush=True)

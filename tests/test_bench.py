@@ -29,6 +29,7 @@ def test_bench_writes_throughput_and_latency_json(bootstrap: str, tmp_path) -> N
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-2000:]
     report = json.loads(out.read_text())
     (entry,) = report["results"]
+    assert report["simulator_linger_ms"] == 30 and report["jvm_args"] == os.environ.get("JVM_ARGS")
     assert entry["name"] == "passthrough" and entry["input_events"] > 2000 and entry["events_per_s"] > 0
     latency = entry["latency_ms"]["cx.bench.passthrough"]
     assert latency["samples"] > 500 and 0 <= latency["p50"] <= latency["p99"]

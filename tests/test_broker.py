@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -241,3 +242,89 @@ def test_a_reader_reads_to_the_true_end_though_the_broker_reports_an_earlier_one
     with TopicReader(bootstrap, [topic], value_format="json") as reader:
         got = reader.read_to_end(timeout_s=60)
     assert [int(m.value) for m in got] == list(range(50_003))
+
+
+def test_the_live_view_counts_what_reaches_its_inputs_without_reading_them(bootstrap: str) -> None:
+    """`cxstream run` counts its input topics from end offsets (consume.ProducedCounter): records
+    there before it started are not counted, each partition is. Batches of one record, so the local
+    broker's end offset (the last batch's base offset + 1) is exact."""
+    from cxstream.consume import ProducedCounter
+    from cxstream.suite import LiveView
+
+    first, second = _counted_topics(bootstrap, ("a", 2), ("b", 1))
+    with _OneRecordBatches(bootstrap) as send:
+        send(first, 7)  # before the counter: not this run's
+        with ProducedCounter(bootstrap, [first, second]) as counter:
+            assert counter.counts() == {first: 0, second: 0}
+            send(first, 12)
+            send(second, 5)
+            counts = counter.counts()
+    assert counts == {first: 12, second: 5}
+    view = LiveView([first, second])
+    view.count(counts)
+    view.count(counts)  # no news: nothing more counted
+    lines = view.render("RUNNING").splitlines()
+    assert any(first in ln and "12 records" in ln and "2.4/s" in ln for ln in lines), lines
+    assert any(second in ln and "5 records" in ln and "1.0/s" in ln for ln in lines), lines
+
+
+def test_the_input_counts_outlast_a_broker_that_stops_answering(tmp_path) -> None:
+    """A live view must not end on a blip: while the broker answers nothing, the last counts."""
+    from cxstream.consume import ProducedCounter
+
+    broker_port, proxy_port = broker.free_port(), broker.free_port()
+    proc = broker.spawn(broker_port, tmp_path / "broker.log", advertised_port=proxy_port)
+    proxy = BrokerProxy(("127.0.0.1", broker_port), port=proxy_port).start()
+    try:
+        broker.wait_until_answering(proc, proxy.address, tmp_path / "broker.log")
+        (topic,) = _counted_topics(proxy.address, ("c", 1))
+        with _OneRecordBatches(proxy.address) as send, ProducedCounter(proxy.address, [topic]) as counter:
+            send(topic, 3)
+            assert counter.counts() == {topic: 3}
+            proxy.go_down()
+            started = time.monotonic()
+            assert counter.counts(timeout_ms=1000) == {topic: 3}
+            assert time.monotonic() - started < 5
+            proxy.come_up()
+            send(topic, 4)
+            deadline = time.monotonic() + 30  # the client reconnects on its own
+            while counter.counts(timeout_ms=1000) != {topic: 7}:
+                assert time.monotonic() < deadline, counter.counts()
+    finally:
+        proxy.stop()
+        proc.send_signal(signal.SIGINT)
+        proc.wait(10)
+
+
+def _counted_topics(bootstrap: str, *shapes: tuple[str, int]) -> list[str]:
+    """Fresh topics, one per (name, partitions)."""
+    import uuid
+
+    from cxstream.topics import TopicSpec, ensure_topics
+
+    names = [f"test-counted-{name}-{uuid.uuid4().hex[:8]}" for name, _ in shapes]
+    ensure_topics(bootstrap, [TopicSpec(n, partitions) for n, (_, partitions) in zip(names, shapes, strict=True)])
+    return names
+
+
+class _OneRecordBatches:
+    """send(topic, n): n records, each in a batch of its own, round-robin over the topic's partitions."""
+
+    def __init__(self, bootstrap: str) -> None:
+        from kafka import KafkaProducer
+
+        self._producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+        self._sent = 0
+
+    def __enter__(self):  # noqa: ANN204
+        return self.send
+
+    def __exit__(self, *exc: object) -> None:
+        self._producer.close()
+
+    def send(self, topic: str, n: int) -> None:
+        partitions = sorted(self._producer.partitions_for(topic))
+        for _ in range(n):
+            self._producer.send(topic, b"x", partition=partitions[self._sent % len(partitions)])
+            self._producer.flush()
+            self._sent += 1

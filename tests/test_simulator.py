@@ -482,6 +482,9 @@ def test_cli_arguments_map_to_the_config() -> None:
     quick = sim_cli.config_from_args(parser.parse_args(["--outcome-delay-scale", "0.1", "--scenario-time-scale",
                                                         "0.25"]))
     assert (quick.outcome_delay_scale, quick.scenario_time_scale, quick.outcome_mode) == (0.1, 0.25, "triggers")
+    assert cfg.linger_ms == 30 and sim_cli.config_from_args(parser.parse_args(["--linger-ms", "0"])).linger_ms == 0
+    with pytest.raises(ValueError, match="linger_ms"):
+        sim_cli.config_from_args(parser.parse_args(["--linger-ms", "-1"]))
     assert (cfg.lateness_ms, cfg.out_of_order_ms) == (600_000, 2_000)
     assert cfg.scenarios == ("happy_customer", "flight_delay_vip") and cfg.fmt == "json"
     assert cfg.bad_kinds == ("truncated", "empty_id")

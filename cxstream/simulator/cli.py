@@ -18,6 +18,7 @@ from cxstream.codec import parse_iso_millis
 from cxstream.simulator.config import (
     CLOCKS,
     DEFAULT_HUGE_BYTES,
+    DEFAULT_LINGER_MS,
     DEFAULT_MIX,
     OUTCOME_MODES,
     SimulatorConfig,
@@ -110,6 +111,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--topic-prefix", default="", help="prefix for every topic name (default none)")
     g.add_argument("--compression", choices=("none", "gzip", "lz4"), default="none",
                    help="producer compression (lz4 needs the lz4 package; default none)")
+    g.add_argument("--linger-ms", type=int, default=DEFAULT_LINGER_MS, metavar="MS",
+                   help="how long the producer waits to fill a batch; an event's latency includes it "
+                        f"(default {DEFAULT_LINGER_MS}: the local broker's fetches cost per stored batch)")
     g.add_argument("--dry-run", action="store_true",
                    help="print the records as JSON lines on stdout instead of producing (no Kafka)")
     g.add_argument("--quiet", action="store_true", help="no progress line and no summary")
@@ -130,7 +134,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         drift_channel_share=args.drift_channel_share,
         scenario_every_s=args.scenario_every, scenario_time_scale=args.scenario_time_scale,
         compression=None if args.compression == "none" else args.compression,
-        outcomes=args.outcomes, outcome_delay_scale=args.outcome_delay_scale,
+        outcomes=args.outcomes, outcome_delay_scale=args.outcome_delay_scale, linger_ms=args.linger_ms,
     )
 
 

@@ -27,6 +27,13 @@ DEFAULT_MIX: dict[str, float] = {"interaction": 0.72, "message": 0.20, "context"
 # refused by the broker. Tansu has no such limit (15 MiB records were accepted).
 DEFAULT_HUGE_BYTES = 1_000_000
 
+# How long the producer waits to fill a batch. The local broker's fetches cost in proportion to the
+# batches a partition holds, not its records (bench/broker_batch_cost.py), and at a few hundred
+# events/s a 5 ms linger sends nearly every record in a batch of its own. With the whole suite at 300
+# events/s, 30 ms instead of 5 gave the broker and the simulator ~0.2 cores back and a lower trigger
+# median despite the wait (README, "Performance"). `--linger-ms` sets it per run.
+DEFAULT_LINGER_MS = 30
+
 
 @dataclass(frozen=True)
 class SimulatorConfig:
@@ -65,7 +72,7 @@ class SimulatorConfig:
     drift_channel_share: float = 0.6
     collect: bool = False  # keep every produced good record in the stats (test oracle input)
     compression: str | None = None  # None, "gzip" or "lz4" (lz4 needs the lz4 package)
-    linger_ms: int = 5
+    linger_ms: int = DEFAULT_LINGER_MS
     outcomes: str | None = None  # "triggers", "synthetic" or None (by clock): see outcome_mode
     # Multiplies the delays before an outcome answers a real trigger (outcomes.RESPONSE_DELAY_S): 1 is
     # the plausible minute or so of a person; a test of the closed loop need not wait for one.
@@ -139,6 +146,8 @@ def _problems(c: SimulatorConfig) -> list[str]:
             out.append("bad_share > 0 needs at least one bad kind")
     if c.huge_bytes < 1024:
         out.append("huge_bytes must be >= 1024")
+    if c.linger_ms < 0:
+        out.append("linger_ms must be >= 0")
     wrong_scn = [s for s in c.scenarios if s not in SCENARIOS]
     if wrong_scn:
         out.append(f"unknown scenarios {wrong_scn} (known: {', '.join(SCENARIOS)})")
