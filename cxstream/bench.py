@@ -15,8 +15,9 @@ Two phases per entry, over the same broker, connector, format and simulated traf
   that runtime, so the ratio between jobs is fair even though the absolute figure understates the
   steady rate.
 - latency: the job runs live while the simulator (a separate process) produces at a fixed rate with
-  wall-clock event times. The first --warmup seconds of that load are not sampled: the job's first
-  records wait for its Python workers to start, which says nothing about the steady state. For a
+  wall-clock event times. Nothing is sampled until the job's first output appears and --warmup
+  seconds more have passed: the job's first records wait for its Python workers to start and
+  then come out as a backlog, which says nothing about the steady state. For a
   record without a window (pass-through copies, NBA triggers):
   latency = time it is read from its topic - its event time (the triggering event's time). For a
   windowed record (signals, sentiment, drift, data-quality alerts): latency = time it is read -
@@ -26,7 +27,7 @@ Two phases per entry, over the same broker, connector, format and simulated traf
   from due time + the watermark delay, as sql/alerts.sql's e2e_latency measures it. A latency phase
   of the default length samples none: the simulator sends no cart event from before the load
   starts, so a cart-idle timer is due 2 minutes after it at the earliest and fires 5 s later still
-  (the watermark delay), while sampling ends --warmup + --seconds + 8 s after the load starts
+  (the watermark delay), while sampling ends --warmup + --seconds + 8 s after the first output
   (103 s by default). The trigger latencies it reports are those of triggers decided at an event.
 
 Results are printed as a table and written as JSON to bench/results/.
@@ -75,8 +76,9 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seconds", type=float, default=75,
                    help="length of the latency phase per entry (per-minute windows need > 60 s)")
     p.add_argument("--warmup", type=float, default=20,
-                   help="seconds of offered load before the latency clock starts; their samples are dropped "
-                        "(the job's first records wait for the Python workers to start and JIT to warm up)")
+                   help="seconds between the job's first output under load and the latency clock's start; "
+                        "their samples are dropped (the first records wait for the Python workers to start, "
+                        "then the JIT warms up)")
     p.add_argument("--format", choices=("avro", "json"), default="avro")
     p.add_argument("--only", default=None,
                    help="comma-separated subset of the jobs: with `jobs`, which to run each on its own; with "
@@ -235,6 +237,10 @@ class _TaskTimeSampler(threading.Thread):
         return sorted(rows, key=lambda r: -r["busy_ms_per_s"])
 
 
+# How long a latency phase waits for the job's first output under load before sampling anyway.
+FIRST_OUTPUT_TIMEOUT_S = 180
+
+
 # Trigger moments decided by an event-time timer (a trigger's evidence names its moment): the
 # trigger's event time is the timer's due time. The rules' own list, not a copy of it.
 TIMER_MOMENTS = frozenset(import_udf_module("nba_rules").TIMER_MOMENTS)
@@ -264,6 +270,7 @@ class LatencySampler(threading.Thread):
         self.samples: dict[str, list[float]] = defaultdict(list)
         self._clock_start_ms = 2**62
         self._stop_event = threading.Event()
+        self.first_output = threading.Event()  # set by the first record read from any output
 
     def start_clock(self) -> None:
         self._clock_start_ms = int(time.time() * 1000)
@@ -274,6 +281,7 @@ class LatencySampler(threading.Thread):
                          value_format=self.profile.value_format, topic_prefix=prefix) as reader:
             while not self._stop_event.is_set():
                 for m in reader.poll(100):
+                    self.first_output.set()
                     if m.record is not None and m.received_ms >= self._clock_start_ms:
                         lat = _latency_of(m.record, delay_ms, m.received_ms)
                         if lat is not None:
@@ -332,7 +340,14 @@ def _latency(entry: Entry, bootstrap: str, fmt: str, rate: int, seconds: float, 
     sampler = LatencySampler(bootstrap, profile, _output_topics(entry.jobs))
     sampler.start()
     time.sleep(5)  # let the job's sources come up before the load starts
-    sim = start_simulator(bootstrap, profile, rate, warmup + seconds)
+    # The simulator runs until it is stopped below: how long the job takes to start is not known.
+    sim = start_simulator(bootstrap, profile, rate, FIRST_OUTPUT_TIMEOUT_S + warmup + seconds)
+    load_started = time.monotonic()
+    if sampler.first_output.wait(FIRST_OUTPUT_TIMEOUT_S):
+        _log(f"{entry.name}: first output {time.monotonic() - load_started:.0f}s into the load; "
+             f"sampling starts {warmup:.0f}s later")
+    else:
+        _log(f"{entry.name}: no output within {FIRST_OUTPUT_TIMEOUT_S}s of load; sampling anyway")
     time.sleep(warmup)
     sampler.start_clock()
     sampling = []
@@ -343,13 +358,10 @@ def _latency(entry: Entry, bootstrap: str, fmt: str, rate: int, seconds: float, 
         _log(f"py-spy: sampling {len(workers)} Python worker(s) for {seconds / 2:.0f}s")
         sampling = pyspy.start(workers, seconds / 2, BENCH_RESULTS_DIR / f"pyspy-{entry.name}-{os.getpid()}")
     cpu_before = cpu_usage.snapshot()
-    try:  # the simulator stops sending after warmup + seconds; sampled while it still runs
-        sim.proc.wait(max(seconds - 2, 1))
-    except subprocess.TimeoutExpired:
-        pass
+    time.sleep(max(seconds - 2, 1))  # the CPU is read while the simulator still runs
     _record_cpu(entry, cpu_before, sim.proc, [spy.pid for _, _, spy in sampling])
     entry.offered_rate = rate
-    entry.achieved_rate = finish_simulator(sim, warmup + seconds + 120)
+    entry.achieved_rate = finish_simulator(sim, min(seconds, 2))  # then it is stopped
     if sampling:
         from cxstream import pyspy
 

@@ -156,36 +156,46 @@ class ProducedCounter:
 
     For a view that only counts a topic: one ListOffsets request per call, where reading the topic
     would fetch every record. That matters with the local broker, whose fetches that return records
-    cost time in proportion to the batches the partition holds (bench/broker_fetch_cost.py). Its end
+    cost time in proportion to the batches the partition holds (bench/broker_batch_cost.py). Its end
     offset is the last batch's base offset + 1 (see TopicReader.read_to_end), so a count may trail
-    by the rest of the latest batch until the next batch arrives; a real Kafka's is exact.
+    by up to the latest batch of each partition until the next batch arrives; a real Kafka's is exact.
     """
 
     def __init__(self, bootstrap_servers: str, topics: list[str]) -> None:
-        from kafka import KafkaConsumer, TopicPartition
+        from kafka import KafkaConsumer
 
         from cxstream.kafka_clients import python_client_kwargs
 
         self._consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False,
                                        **python_client_kwargs())
-        self._partitions = [TopicPartition(t, p) for t in topics
-                            for p in sorted(self._consumer.partitions_for_topic(t) or ())]
-        self._start = self._consumer.end_offsets(self._partitions)
-        self._last = self._start
+        self._topics = list(topics)
+        self._start: dict = {}  # partition -> its end offset when first seen: what was there is not counted
+        self._last: dict = {}
+        self._ask(timeout_ms=10_000)
 
     def counts(self, timeout_ms: int = 2000) -> dict[str, int]:
         """Per topic, the records produced to it since this counter was made. While the broker does
         not answer within timeout_ms, the last counts it gave: a live view goes on through a blip."""
+        self._ask(timeout_ms)
+        out = dict.fromkeys(self._topics, 0)
+        for tp, end in self._last.items():
+            out[tp.topic] += end - self._start[tp]
+        return out
+
+    def _ask(self, timeout_ms: int) -> None:
+        """The end offsets of every partition, looking up those of topics not yet seen with any."""
+        from kafka import TopicPartition
         from kafka.errors import KafkaError
 
         try:
-            self._last = self._consumer.end_offsets(self._partitions, timeout_ms=timeout_ms)
+            seen = {tp.topic for tp in self._start}
+            partitions = list(self._start) + [TopicPartition(t, p) for t in self._topics if t not in seen
+                                              for p in sorted(self._consumer.partitions_for_topic(t))]
+            self._last = self._consumer.end_offsets(partitions, timeout_ms=timeout_ms)
         except KafkaError:
-            pass
-        out: dict[str, int] = {}
+            return
         for tp, end in self._last.items():
-            out[tp.topic] = out.get(tp.topic, 0) + end - self._start[tp]
-        return out
+            self._start.setdefault(tp, end)
 
     def close(self) -> None:
         self._consumer.close()

@@ -37,20 +37,22 @@ def require_java() -> str:
 def describe(exc: BaseException) -> str:
     from cxstream.kafka_clients import redact_secrets
 
-    return redact_secrets(_describe(exc))
+    said = _describe(exc)
+    if not re.sub(r"\s", "", said).isprintable():  # raw bytes (a BadStatusLine from a gRPC port): show them
+        said = f"{type(exc).__name__}: {said[:200]!r}"
+    return redact_secrets(said)
 
 
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
-    if not re.sub(r"\s", "", text).isprintable():  # raw bytes: show them, and say whose
-        return f"{type(exc).__name__}: {text[:200]!r}"
     if "Java gateway process exited before sending its port number" in text:
         return f"Flink's Java process did not start (is Java 17 installed?): {JAVA_HINT}"
     # Py4J wraps Java exceptions; the useful part is the deepest "Caused by" message.
     causes = re.findall(r"Caused by: ([\w.$]+(?:Exception|Error)[^\n]*)", text)
     if causes:
         return causes[-1]
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    # Only newlines end a line: splitlines() also splits at \x1c-\x1e, which raw bytes hold.
+    lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
     first = lines[0]
     m = re.match(r"An error occurred while calling [\w.]+\.\s*: ([^\n]+)", text)
     if m:

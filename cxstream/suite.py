@@ -98,26 +98,29 @@ class LiveView:
     def __init__(self, topics: list[str]) -> None:
         self.topics = topics
         self.totals: Counter[str] = Counter()
-        self.window: deque[tuple[float, str, int]] = deque()  # (when, topic, records)
+        self.window: deque[tuple[float, str]] = deque()  # (when, topic) of each record read
+        self.counted: dict[str, deque[tuple[float, int]]] = {}  # topic -> (when, total) of each count
         self.samples: dict[str, Message] = {}
         self.dlq_reasons: Counter[str] = Counter()
         self.alerts: dict[tuple[str, str], dict] = {}  # latest record per (kind, subject)
         self.started = time.monotonic()
 
     def count(self, totals: dict[str, int]) -> None:
-        """Totals of topics that are counted, not read (the inputs: see consume.ProducedCounter)."""
+        """Totals of topics that are counted, not read (the inputs: see consume.ProducedCounter).
+        Their rate is the growth between the counts of about the last 5 s, over the time between."""
         now = time.monotonic()
         for topic, total in totals.items():
-            if total > self.totals[topic]:
-                self.window.append((now, topic, total - self.totals[topic]))
-                self.totals[topic] = total
-        self._forget_before(now - 5)
+            self.totals[topic] = total
+            samples = self.counted.setdefault(topic, deque())
+            samples.append((now, total))
+            while len(samples) > 2 and samples[1][0] <= now - 5:
+                samples.popleft()
 
     def add(self, msgs: list[Message]) -> None:
         now = time.monotonic()
         for m in msgs:
             self.totals[m.topic] += 1
-            self.window.append((now, m.topic, 1))
+            self.window.append((now, m.topic))
             if m.record is not None:
                 # Show the busiest customer of the latest signals rather than whichever came last.
                 current = self.samples.get(m.topic)
@@ -129,20 +132,22 @@ class LiveView:
                     self.dlq_reasons[_reason_kind(str(m.record.get("reason", "?")))] += 1
                 if m.topic.endswith("cx.alerts"):
                     self.alerts[(m.record["kind"], m.record["subject"])] = m.record
-        self._forget_before(now - 5)
-
-    def _forget_before(self, moment: float) -> None:
-        while self.window and self.window[0][0] < moment:
+        while self.window and self.window[0][0] < now - 5:
             self.window.popleft()
 
+    def rate(self, topic: str) -> float:
+        """Records per second over about the last 5 s."""
+        samples = self.counted.get(topic)
+        if samples is None:
+            return sum(1 for _, t in self.window if t == topic) / 5
+        (first, first_total), (last, last_total) = samples[0], samples[-1]
+        return (last_total - first_total) / (last - first) if last > first else 0.0
+
     def render(self, job_state: str) -> str:
-        rates: Counter[str] = Counter()
-        for _, topic, n in self.window:
-            rates[topic] += n
         lines = [f"── cxstream · {time.monotonic() - self.started:6.0f}s · job {job_state} ──"]
         for t in self.topics:
             direction = "in " if ".events." in t else "out"
-            lines.append(f"  {direction} {t:<22} {self.totals[t]:>9,} records  {rates[t] / 5:>8.1f}/s")
+            lines.append(f"  {direction} {t:<22} {self.totals[t]:>9,} records  {self.rate(t):>8.1f}/s")
         sample = self.samples.get("cx.signals")
         if sample and sample.record:
             r = sample.record

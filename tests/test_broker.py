@@ -244,28 +244,34 @@ def test_a_reader_reads_to_the_true_end_though_the_broker_reports_an_earlier_one
     assert [int(m.value) for m in got] == list(range(50_003))
 
 
-def test_the_live_view_counts_what_reaches_its_inputs_without_reading_them(bootstrap: str) -> None:
+def test_the_live_view_counts_what_reaches_its_inputs_without_reading_them(bootstrap: str, monkeypatch) -> None:
     """`cxstream run` counts its input topics from end offsets (consume.ProducedCounter): records
     there before it started are not counted, each partition is. Batches of one record, so the local
-    broker's end offset (the last batch's base offset + 1) is exact."""
+    broker's end offset (the last batch's base offset + 1) is exact. The rate shown is the growth
+    between the counts of about the last 5 s, over the time between them."""
+    from cxstream import suite
     from cxstream.consume import ProducedCounter
-    from cxstream.suite import LiveView
 
     first, second = _counted_topics(bootstrap, ("a", 2), ("b", 1))
     with _OneRecordBatches(bootstrap) as send:
         send(first, 7)  # before the counter: not this run's
         with ProducedCounter(bootstrap, [first, second]) as counter:
-            assert counter.counts() == {first: 0, second: 0}
+            assert counter.counts(timeout_ms=10_000) == {first: 0, second: 0}
             send(first, 12)
             send(second, 5)
-            counts = counter.counts()
-    assert counts == {first: 12, second: 5}
-    view = LiveView([first, second])
-    view.count(counts)
-    view.count(counts)  # no news: nothing more counted
-    lines = view.render("RUNNING").splitlines()
-    assert any(first in ln and "12 records" in ln and "2.4/s" in ln for ln in lines), lines
-    assert any(second in ln and "5 records" in ln and "1.0/s" in ln for ln in lines), lines
+            assert counter.counts(timeout_ms=10_000) == {first: 12, second: 5}
+
+    clock = [100.0]
+    monkeypatch.setattr(suite.time, "monotonic", lambda: clock[0])
+    view = suite.LiveView([first])
+    for at, total in ((0, 0), (2, 12), (4, 24)):
+        clock[0] = 100.0 + at
+        view.count({first: total})
+    assert view.rate(first) == 6.0 and view.totals[first] == 24
+    clock[0] = 110.0
+    view.count({first: 30})  # the counts of 0 and 2 s are older than 5 s and no longer needed
+    assert view.rate(first) == 1.0
+    assert any(first in ln and "30 records" in ln and "1.0/s" in ln for ln in view.render("RUNNING").splitlines())
 
 
 def test_the_input_counts_outlast_a_broker_that_stops_answering(tmp_path) -> None:
@@ -280,7 +286,7 @@ def test_the_input_counts_outlast_a_broker_that_stops_answering(tmp_path) -> Non
         (topic,) = _counted_topics(proxy.address, ("c", 1))
         with _OneRecordBatches(proxy.address) as send, ProducedCounter(proxy.address, [topic]) as counter:
             send(topic, 3)
-            assert counter.counts() == {topic: 3}
+            assert counter.counts(timeout_ms=10_000) == {topic: 3}
             proxy.go_down()
             started = time.monotonic()
             assert counter.counts(timeout_ms=1000) == {topic: 3}

@@ -69,3 +69,7 @@ def test_describe_names_the_exception_of_a_binary_message() -> None:
 
     said = describe(http.client.BadStatusLine("\x00\x00\x1e\x04\x00\x7f\xff"))
     assert said == "BadStatusLine: '\\x00\\x00\\x1e\\x04\\x00\\x7fÿ'"
+    # A Java cause that holds a raw byte is still the cause, not the Py4J preamble.
+    java = RuntimeError("An error occurred while calling o1.run.\n: java.lang.RuntimeException: x\n"
+                        "Caused by: org.apache.avro.AvroRuntimeException: Malformed data \x01 here")
+    assert describe(java) == "RuntimeError: 'org.apache.avro.AvroRuntimeException: Malformed data \\x01 here'"

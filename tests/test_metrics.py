@@ -58,9 +58,12 @@ def grpc_then_reporter() -> Iterator[tuple[int, int]]:
             break
         except OSError:  # taken: the reporter would try the next one too
             continue
+    else:
+        pytest.fail(f"no free port in {grpc_port + 1}..{grpc_port + metrics.PORT_SPAN - 1}")
     threading.Thread(target=reporter.serve_forever, daemon=True).start()
     yield grpc_port, reporter.server_port
     reporter.shutdown()
+    reporter.server_close()
     grpc_server.stop(None)
 
 
