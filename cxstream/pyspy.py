@@ -1,12 +1,15 @@
 """Where Flink's Python workers spend their time: py-spy samples, summarised per function.
 
-Used by `cxstream bench --py-spy`. In PyFlink's process mode each Python operator chain runs in a
-worker process that the TaskManager's JVM starts (pyflink.fn_execution.beam.*); on the embedded
-MiniCluster that JVM is a child of the bench itself, so the workers are found among this process's
-descendants. py-spy samples them from outside (no code change in the job, ~1 % overhead at
-100 samples/s) and writes collapsed stacks ("frame;frame;frame count"), which this module reduces to
-the two numbers that point at a bottleneck: self time (where the CPU actually is) and inclusive
-time of the project's own functions (which of our stages costs what).
+Used by `cxstream bench --py-spy`. On the embedded MiniCluster PyFlink runs the Python workers in
+loopback mode, as threads of the process that submitted the job (the bench itself), so that process
+is the one sampled; its profile then also holds the bench's own threads (the latency reader). In
+process mode (on a cluster, or with _python_worker_execution_mode=process) each Python operator chain
+runs in a worker process that the TaskManager's JVM starts (pyflink.fn_execution.beam.*), and the
+workers are found among the bench's descendants. (Until this was noticed the bench sampled, in
+loopback mode, a boot process that only waits on gRPC.) py-spy samples from outside (no code change
+in the job, ~1 % overhead at 100 samples/s) and writes collapsed stacks ("frame;frame;frame count"),
+which this module reduces to the two numbers that point at a bottleneck: self time (where the CPU
+actually is) and inclusive time of the project's own functions (which of our stages costs what).
 """
 
 from __future__ import annotations
@@ -33,8 +36,11 @@ class Profile:
     raw_path: str
 
 
-def python_workers(root_pid: int) -> list[int]:
-    """Descendants of root_pid that are PyFlink Python workers."""
+def python_workers(root_pid: int, in_this_process: bool = False) -> list[int]:
+    """The processes the job's Python workers run in: root_pid itself when they are its threads
+    (in_this_process, PyFlink's loopback mode), else its descendants that are PyFlink workers."""
+    if in_this_process:
+        return [root_pid]
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:

@@ -67,6 +67,14 @@ def test_a_timer_trigger_is_timed_from_its_due_time_plus_the_watermark_delay() -
     assert bench.TIMER_MOMENTS == set(nba_rules.TIMER_MOMENTS)
 
 
+def test_triggers_decided_by_a_timer_are_reported_apart_from_those_decided_at_their_event() -> None:
+    moment = next(iter(bench.TIMER_MOMENTS))
+    timer = {"event_time": 100_000, "evidence": {"moment": moment}}
+    assert bench._sample_key("cx.nba.triggers", timer) == "cx.nba.triggers (timers)"
+    assert bench._sample_key("cx.nba.triggers", {**timer, "evidence": {"moment": "interaction"}}) == "cx.nba.triggers"
+    assert bench._sample_key("cx.signals", {"window_end": 100_000}) == "cx.signals"
+
+
 def test_only_narrows_the_suite_to_the_jobs_that_run_together_and_refuses_unknown_names() -> None:
     """`bench suite --only` was silently ignored: the whole suite ran whatever it named."""
     baseline, suite = bench._entries("suite", "decisions,sentiment")

@@ -11,7 +11,7 @@ import pytest
 
 from cxstream.paths import REPO_ROOT
 from cxstream.sample_data import interactions
-from tests.conftest import make_test_profile
+from tests.conftest import make_test_profile, subprocess_env
 from tests.kafka_io import produce_records, read_written, run_bounded
 
 sys.path.insert(0, str(REPO_ROOT / "udfs"))
@@ -130,3 +130,33 @@ def test_the_job_opens_counts_and_resolves_one_alert_per_expectation(bootstrap: 
                 assert expectation in a["detail"]
             assert a["window_end"] == a["window_start"] + MINUTE
     assert len(by_subject[sparse]) == 5  # open, resolved, open, open (count 2), resolved
+
+
+_WARM_UP_PROBE = """
+import sys
+from cxstream.profiles import make_profile
+from cxstream.runtime import RunOptions, build, load_spec
+assert "great_expectations" not in sys.modules
+profile = make_profile("local", "127.0.0.1:1", "avro", "warm.")
+build([load_spec("quality")], profile, RunOptions(checkpoint_interval=None))
+print("warm" if sys.modules["quality"]._batch_definition.cache_info().currsize else "cold",
+      "great_expectations" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(("mode", "expected"), [(None, "warm True"), ("process", "cold False")])
+def test_great_expectations_is_ready_before_the_first_window_when_the_workers_run_in_this_process(
+        mode: str | None, expected: str) -> None:
+    """On the embedded MiniCluster PyFlink runs the UDFs as threads of the client (loopback mode), and
+    GE's import took 25 s there under the suite's load, holding the quality window, and through the
+    shared interactions source every job's input, at its first firing. Building the job imports it
+    instead; with separate worker processes ('process' mode) the client has no use for it."""
+    import subprocess
+
+    env = {k: v for k, v in subprocess_env().items() if k != "_python_worker_execution_mode"}
+    if mode:
+        env["_python_worker_execution_mode"] = mode
+    done = subprocess.run([sys.executable, "-c", _WARM_UP_PROBE], env=env, cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == expected, done.stdout[-2000:]
