@@ -28,7 +28,8 @@ Two phases per entry, over the same broker, connector, format and simulated traf
   of the default length samples none: the simulator sends no cart event from before the load
   starts, so a cart-idle timer is due 2 minutes after it at the earliest and fires 5 s later still
   (the watermark delay), while sampling ends --warmup + --seconds + 8 s after the first output
-  (103 s by default). The trigger latencies it reports are those of triggers decided at an event.
+  (103 s by default). A longer phase samples them, and reports them apart, on the row
+  `cx.nba.triggers (timers)`: the `cx.nba.triggers` row is always the triggers decided at an event.
 
 Results are printed as a table and written as JSON to bench/results/.
 """

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 WORKER_MARKERS = ("pyflink.fn_execution", "beam_boot", "pyflink/fn_execution")
-OWN_CODE_MARKERS = ("/udfs/", "/cxstream/")
+OWN_CODE_MARKERS = ("/udfs/", "/cxstream/")  # matched in full paths: py-spy runs with --full-filenames
 
 
 @dataclass
@@ -69,7 +69,7 @@ def start(pids: list[int], seconds: float, out_dir: Path) -> list[tuple[int, Pat
     for pid in pids:
         raw = out_dir / f"pyspy-{pid}.txt"
         cmd = [exe, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))), "--rate", "100",
-               "--format", "raw", "--nonblocking", "--output", str(raw)]
+               "--format", "raw", "--nonblocking", "--full-filenames", "--output", str(raw)]
         running.append((pid, raw, subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)))
     return running
 
