@@ -250,15 +250,17 @@ TIMER_MOMENTS = frozenset(import_udf_module("nba_rules").TIMER_MOMENTS)
 TIMER_SAMPLES = " (timers)"  # appended to a topic's name for its records decided by a timer
 
 
+def _decided_by_timer(record: dict) -> bool:
+    return (record.get("evidence") or {}).get("moment") in TIMER_MOMENTS
+
+
 def _sample_key(topic: str, record: dict) -> str:
     """The row a record's latency is reported under: a trigger decided by an event-time timer gets
     a row of its own. They come in waves (carts that went idle together, 2 minutes after the load
     began, all fire as one watermark passes) and wait for the watermark, so mixed with the triggers
     decided at their event they made a latency phase's trigger p99 depend on whether the phase was
     long enough to reach the wave."""
-    if (record.get("evidence") or {}).get("moment") in TIMER_MOMENTS:
-        return topic + TIMER_SAMPLES
-    return topic
+    return topic + TIMER_SAMPLES if _decided_by_timer(record) else topic
 
 
 def _latency_of(record: dict, delay_ms: int, received_ms: int) -> float | None:
@@ -266,7 +268,7 @@ def _latency_of(record: dict, delay_ms: int, received_ms: int) -> float | None:
     if record.get("window_end") is not None:
         return received_ms - (record["window_end"] + delay_ms)
     if record.get("event_time") is not None:
-        if (record.get("evidence") or {}).get("moment") in TIMER_MOMENTS:
+        if _decided_by_timer(record):
             return received_ms - (record["event_time"] + delay_ms)
         return received_ms - record["event_time"]
     return None
