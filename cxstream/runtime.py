@@ -377,22 +377,10 @@ class Pipeline:
             self._tables.add(c.table)
 
     def add_udfs(self, module_name: str) -> None:
-        """Registers a udfs/ module's functions, and runs its `warm_up()`, if it has one, when the
-        functions will run in this process (see python_workers_run_here).
-
-        The warm-up runs here, in this thread, not beside it: a second Python thread makes PyFlink's
-        Java calls arrive on other JVM threads (its garbage collection releases Java objects over
-        the gateway), and the planner, whose metadata provider is per JVM thread, then failed
-        planning the next view (NullPointerException: metadataHandlerProvider, in 6 of 11 builds).
-        """
         if module_name in self._udf_modules:
             return
-        module = import_udf_module(module_name)
-        module.register(self.t_env)
+        import_udf_module(module_name).register(self.t_env)
         self._udf_modules.add(module_name)
-        warm_up = getattr(module, "warm_up", None)
-        if warm_up is not None and python_workers_run_here(self.t_env):
-            warm_up()
 
     def _add_insert(self, sql: str) -> None:
         self.statements.add_insert_sql(sql)
@@ -443,6 +431,20 @@ class Pipeline:
         return self.statements.explain()
 
     def execute(self) -> TableResult:
+        """Submits the job, first running each udfs/ module's `warm_up()`, if it has one, when the
+        functions will run in this process (see python_workers_run_here). Here and not when the
+        job is built: a job that is only built or explained has no use for it.
+
+        The warm-up runs in this thread, not beside it: a second Python thread makes PyFlink's Java
+        calls arrive on other JVM threads (its garbage collection releases Java objects over the
+        gateway), and the planner, whose metadata provider is per JVM thread, then failed planning
+        the next view (NullPointerException: metadataHandlerProvider, in 6 of 11 builds).
+        """
+        if python_workers_run_here(self.t_env):
+            for name in sorted(self._udf_modules):
+                warm_up = getattr(import_udf_module(name), "warm_up", None)
+                if warm_up is not None:
+                    warm_up()
         return self.statements.execute()
 
 
