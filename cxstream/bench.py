@@ -40,6 +40,7 @@ import argparse
 import json
 import os
 import platform
+import queue
 import re
 import signal
 import subprocess
@@ -111,8 +112,12 @@ class Entry:
     latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)  # output topic -> percentiles
     python_profile: list[dict] = field(default_factory=list)  # py-spy summaries of the Python workers
     task_time: list[dict] = field(default_factory=list)  # throughput phase: ms/s busy, back-pressured, idle per task
+    # The same while the latency phase samples, with each task's seconds spent mostly back-pressured:
+    # a task that stalls (a Python window firing) holds back every task upstream of it, whose
+    # records then wait, and a stall that reaches a source shared by all jobs delays them all.
+    latency_task_time: list[dict] = field(default_factory=list)
     # Latency phase, while sampling: the machine's busy share, and cores used by the broker, the
-    # Flink job (this process's tree: JVM, Python workers, the reading thread) and the simulator.
+    # Flink job (this process's tree: JVM, Python workers), the latency reader and the simulator.
     cpu_busy: float = 0.0
     cores_used: dict[str, float] = field(default_factory=dict)
 
@@ -228,13 +233,16 @@ class _TaskTimeSampler(threading.Thread):
                     self.readings[task].append(times)
 
     def stop(self) -> list[dict]:
-        """Per task, the mean of each time over the run; busiest first."""
+        """Per task, the mean of each time over the run and the seconds it was mostly (over half of
+        the second) back-pressured; busiest first."""
         self._stop_event.set()
         self.join(10)
         rows = []
         for task, readings in self.readings.items():
             mean = {k: float(np.mean([r.get(k, 0.0) for r in readings])) for k in ("busy", "backpressured", "idle")}
-            rows.append({"task": task, **{f"{k}_ms_per_s": v for k, v in mean.items()}, "samples": len(readings)})
+            rows.append({"task": task, **{f"{k}_ms_per_s": v for k, v in mean.items()},
+                         "backpressured_s": sum(1 for r in readings if r.get("backpressured", 0.0) > 500),
+                         "samples": len(readings)})
         return sorted(rows, key=lambda r: -r["busy_ms_per_s"])
 
 
@@ -274,46 +282,76 @@ def _latency_of(record: dict, delay_ms: int, received_ms: int) -> float | None:
     return None
 
 
-class LatencySampler(threading.Thread):
+class LatencySampler:
     """Reads output topics as a consumer would and keeps each record's latency (_latency_of).
 
-    Records read before start_clock() are warm-up and are not kept. Run it in a process at normal
-    priority: its reading time is the end of every latency it measures.
+    Records read before start_clock() are warm-up and are not kept. The reading happens in a
+    process of its own, as a real consumer's would: its reading time is the end of every latency it
+    measures, and on the embedded MiniCluster the jobs' Python functions run as threads of the
+    bench's process (runtime.python_workers_run_here). A reading thread there waited for their GIL:
+    in one run the triggers' Kafka timestamps said p99 353 ms after their event and the reading
+    thread measured 622 ms.
     """
 
     def __init__(self, bootstrap: str, profile: Profile, outputs: list[str]) -> None:
-        super().__init__(daemon=True)
-        self.bootstrap, self.profile, self.outputs = bootstrap, profile, outputs
-        self.samples: dict[str, list[float]] = defaultdict(list)
-        self._clock_start_ms = 2**62
-        self._stop_event = threading.Event()
-        self.first_output = threading.Event()  # set by the first record read from any output
+        import multiprocessing
+
+        # spawn, not fork: this process holds a JVM gateway and threads a fork would copy mid-call.
+        ctx = multiprocessing.get_context("spawn")
+        self._clock_start_ms = ctx.Value("q", 2**62)
+        self._stop_event = ctx.Event()
+        self.first_output = ctx.Event()  # set by the first record read from any output
+        self._results = ctx.Queue()
+        self._process = ctx.Process(
+            target=_read_latencies, name="bench-latency-reader", daemon=True,
+            args=(bootstrap, profile, outputs, self._clock_start_ms, self._stop_event, self.first_output,
+                  self._results))
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
+    def start(self) -> None:
+        self._process.start()
 
     def start_clock(self) -> None:
-        self._clock_start_ms = int(time.time() * 1000)
-
-    def run(self) -> None:
-        prefix, delay_ms = self.profile.topic_prefix, self.profile.watermark_delay_s * 1000
-        with TopicReader(self.bootstrap, [self.profile.topic(t) for t in self.outputs],
-                         value_format=self.profile.value_format, topic_prefix=prefix) as reader:
-            while not self._stop_event.is_set():
-                for m in reader.poll(100):
-                    self.first_output.set()
-                    if m.record is not None and m.received_ms >= self._clock_start_ms:
-                        lat = _latency_of(m.record, delay_ms, m.received_ms)
-                        if lat is not None:
-                            self.samples[_sample_key(m.topic.removeprefix(prefix), m.record)].append(lat)
+        self._clock_start_ms.value = int(time.time() * 1000)
 
     def stop(self) -> dict[str, dict[str, float]]:
         """Per output topic: p50, p95, p99, max and the number of samples."""
         self._stop_event.set()
-        self.join(5)
+        try:
+            samples: dict[str, list[float]] = self._results.get(timeout=60)
+        except queue.Empty:
+            raise RuntimeError(f"the latency reader (pid {self.pid}) did not report; exit code "
+                               f"{self._process.exitcode}") from None
+        finally:
+            self._process.join(10)
         out = {}
-        for topic, values in self.samples.items():
+        for topic, values in samples.items():
             arr = np.array(values)
             out[topic] = {"p50": float(np.percentile(arr, 50)), "p95": float(np.percentile(arr, 95)),
                           "p99": float(np.percentile(arr, 99)), "max": float(arr.max()), "samples": float(len(arr))}
         return out
+
+
+def _read_latencies(bootstrap: str, profile: Profile, outputs: list[str], clock_start_ms,  # noqa: ANN001
+                    stop_event, first_output, results) -> None:  # noqa: ANN001 - multiprocessing types
+    """LatencySampler's reading process: polls until stopped, then sends every kept sample back."""
+    prefix, delay_ms = profile.topic_prefix, profile.watermark_delay_s * 1000
+    samples: dict[str, list[float]] = defaultdict(list)
+    with TopicReader(bootstrap, [profile.topic(t) for t in outputs], value_format=profile.value_format,
+                     topic_prefix=prefix) as reader:
+        while not stop_event.is_set():
+            msgs = reader.poll(100)
+            if msgs and not first_output.is_set():
+                first_output.set()
+            for m in msgs:
+                if m.record is not None and m.received_ms >= clock_start_ms.value:
+                    lat = _latency_of(m.record, delay_ms, m.received_ms)
+                    if lat is not None:
+                        samples[_sample_key(m.topic.removeprefix(prefix), m.record)].append(lat)
+    results.put(dict(samples))
 
 
 @dataclass
@@ -367,6 +405,8 @@ def _latency(entry: Entry, bootstrap: str, fmt: str, rate: int, seconds: float, 
         _log(f"{entry.name}: no output within {FIRST_OUTPUT_TIMEOUT_S}s of load; sampling anyway")
     time.sleep(warmup)
     sampler.start_clock()
+    task_time = _TaskTimeSampler(pipeline, str(client.get_job_id()))
+    task_time.start()
     sampling = []
     if py_spy:
         from cxstream import pyspy
@@ -376,7 +416,7 @@ def _latency(entry: Entry, bootstrap: str, fmt: str, rate: int, seconds: float, 
         sampling = pyspy.start(workers, seconds / 2, BENCH_RESULTS_DIR / f"pyspy-{entry.name}-{os.getpid()}")
     cpu_before = cpu_usage.snapshot()
     time.sleep(max(seconds - 2, 1))  # the CPU is read while the simulator still runs
-    _record_cpu(entry, cpu_before, sim.proc, [spy.pid for _, _, spy in sampling])
+    _record_cpu(entry, cpu_before, sim.proc, sampler.pid, [spy.pid for _, _, spy in sampling])
     entry.offered_rate = rate
     entry.achieved_rate = finish_simulator(sim, min(seconds, 2))  # then it is stopped
     if sampling:
@@ -387,18 +427,22 @@ def _latency(entry: Entry, bootstrap: str, fmt: str, rate: int, seconds: float, 
         entry.python_profile = [asdict(p) for p in profiles]
     time.sleep(8)  # the last windows close 5 s after the last event
     entry.latency_ms = sampler.stop()
+    entry.latency_task_time = task_time.stop()
     client.cancel().result()
 
 
 def _record_cpu(entry: Entry, before: cpu_usage.CpuSnapshot, sim: subprocess.Popen[bytes],
-                others: list[int]) -> None:
+                reader: int | None, others: list[int]) -> None:
     """Who held the cores since `before`. The Flink job is this process's tree without the
-    simulator, the local broker (our child when we started it) and `others` (py-spy samplers)."""
+    simulator, the local broker (our child when we started it), the latency reader and `others`
+    (py-spy samplers)."""
     after = cpu_usage.snapshot()
     entry.cpu_busy = cpu_usage.busy_share(before, after)
     state = broker.status()  # the local broker; another Kafka is not ours to measure
-    apart = [sim.pid, *others] + ([state.pid] if state else [])
+    apart = [sim.pid, *others] + ([state.pid] if state else []) + ([reader] if reader else [])
     entry.cores_used = {"flink job": cpu_usage.tree_cores(before, after, os.getpid(), exclude=tuple(apart))}
+    if reader:
+        entry.cores_used["latency reader"] = cpu_usage.tree_cores(before, after, reader)
     if sim.poll() is None:  # one that already ended has no ticks left to read
         entry.cores_used["simulator"] = cpu_usage.tree_cores(before, after, sim.pid)
     if state:
@@ -443,17 +487,24 @@ def _only(names: list[str], only: str | None) -> list[str]:
     return [n for n in names if n in wanted]
 
 
-def _print_task_time(entries: list[Entry], width: int = 90) -> None:
-    """Where each throughput phase's time went, by Flink's task metrics (the bottleneck is near the top)."""
+def _print_task_time(entries: list[Entry], width: int = 90, busiest: int = 5) -> None:
+    """Where each phase's time went, by Flink's task metrics: in the throughput phase every task
+    (the bottleneck is near the top); in the latency phase the busiest few and every task that was
+    mostly back-pressured for a second or more (what held the records up)."""
     for e in entries:
-        if not e.task_time:
-            continue
-        print(f"\n{e.name}: task time in the throughput phase (mean ms per second)")
-        print(f"  {'busy':>6} {'backpr.':>7} {'idle':>6}  task")
-        for row in e.task_time:
-            task = row["task"] if len(row["task"]) <= width else row["task"][:width - 1] + "…"
-            print(f"  {row['busy_ms_per_s']:>6.0f} {row['backpressured_ms_per_s']:>7.0f} {row['idle_ms_per_s']:>6.0f}  "
-                  f"{task}")
+        phases = [("throughput", e.task_time),
+                  ("latency", [row for i, row in enumerate(e.latency_task_time)
+                               if i < busiest or row.get("backpressured_s", 0) > 0])]
+        for phase, rows in phases:
+            if not rows:
+                continue
+            print(f"\n{e.name}: task time in the {phase} phase (mean ms per second; s: seconds mostly "
+                  f"back-pressured)")
+            print(f"  {'busy':>6} {'backpr.':>7} {'idle':>6} {'s':>4}  task")
+            for row in rows:
+                task = row["task"] if len(row["task"]) <= width else row["task"][:width - 1] + "…"
+                print(f"  {row['busy_ms_per_s']:>6.0f} {row['backpressured_ms_per_s']:>7.0f} "
+                      f"{row['idle_ms_per_s']:>6.0f} {row.get('backpressured_s', 0):>4}  {task}")
 
 
 def _print_table(entries: list[Entry]) -> None:
@@ -502,6 +553,9 @@ def run_bench(args: argparse.Namespace) -> int:
         "flink_config_overrides": conf,
         # What else shapes a latency phase and is not in the Flink configuration.
         "simulator_linger_ms": DEFAULT_LINGER_MS, "jvm_args": os.environ.get("JVM_ARGS"),
+        # PyFlink's switch between Python workers as threads of this process (unset: loopback on
+        # the embedded MiniCluster) and as processes of their own ("process").
+        "python_worker_execution_mode": os.environ.get("_python_worker_execution_mode"),
         "definitions": (__doc__ or "").split("Two phases per entry", 1)[-1].strip(),
         "results": [asdict(e) for e in entries],
     }

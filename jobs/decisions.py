@@ -1,6 +1,6 @@
 """decisions: next-best-action triggers from each customer's running context, with feedback.
 
-interactions + messages (VADER-scored) + context (route- and item-keyed context fanned out to the
+interactions + messages (VADER-scored in the stream stage) + context (route- and item-keyed context fanned out to the
 customers who booked the route or carted the item) + outcomes → sql/decisions_inputs.sql (one stream)
 → udfs/decisions_stage.py (keyed by customer; rules/nba.yaml via udfs/nba_rules.py) →
 sql/decisions.sql → cx.nba.triggers and cx.nba.feedback (and invalid or late records → cx.dlq).
@@ -20,7 +20,6 @@ SPEC = JobSpec(
     description="Next-best-action triggers per customer event (rules/nba.yaml), with feedback from outcomes",
     inputs=("interaction", "message", "context", "outcome"),
     outputs=("nba_trigger", "action_feedback"),
-    udf_modules=("sentiment",),
     sql_before_stream=("decisions_inputs.sql",),
     # The context fan-out is a regular join (an interval join would hold the watermark back by its
     # 7 days); its rows go on in event time through context_fanout.

@@ -70,7 +70,7 @@ CREATE TEMPORARY VIEW context_fanout_joined AS
 SELECT /*+ STATE_TTL('c' = '1h', 'b' = '7d') */
        'context' AS kind, b.customer_id, c.context_id AS event_id, c.event_time,
        CAST(NULL AS STRING) AS event_type, CAST(NULL AS DOUBLE) AS amount, CAST(NULL AS STRING) AS segment,
-       CAST(NULL AS STRING) AS conversation_id, CAST(NULL AS DOUBLE) AS compound,
+       CAST(NULL AS STRING) AS conversation_id, CAST(NULL AS STRING) AS text,
        c.context_type, c.severity, c.attributes,
        CAST(NULL AS STRING) AS outcome, CAST(NULL AS STRING) AS trigger_id, c.clock_ms
 FROM subject_context AS c
@@ -81,7 +81,7 @@ UNION ALL
 SELECT /*+ STATE_TTL('c' = '1h', 'i' = '1h') */
        'context', i.customer_id, c.context_id, c.event_time,
        CAST(NULL AS STRING), CAST(NULL AS DOUBLE), CAST(NULL AS STRING),
-       CAST(NULL AS STRING), CAST(NULL AS DOUBLE),
+       CAST(NULL AS STRING), CAST(NULL AS STRING),
        c.context_type, c.severity, c.attributes,
        CAST(NULL AS STRING), CAST(NULL AS STRING), c.clock_ms
 FROM subject_context AS c
@@ -95,7 +95,7 @@ WHERE c.context_type IN ('stock_low', 'price_change')
 CREATE TEMPORARY VIEW decision_inputs AS
 SELECT 'interaction' AS kind, customer_id, event_id, event_time,
        event_type, amount, segment,
-       CAST(NULL AS STRING) AS conversation_id, CAST(NULL AS DOUBLE) AS compound,
+       CAST(NULL AS STRING) AS conversation_id, CAST(NULL AS STRING) AS text,
        CAST(NULL AS STRING) AS context_type, CAST(NULL AS STRING) AS severity,
        CAST(NULL AS MAP<STRING, STRING>) AS attributes,
        CAST(NULL AS STRING) AS outcome, CAST(NULL AS STRING) AS trigger_id,
@@ -107,11 +107,13 @@ FROM interactions
 -- that reaches the stream stage costs a trip through Python.
 WHERE event_type IN ('add_to_cart', 'remove_from_cart', 'checkout_start', 'purchase', 'rage_click', 'error')
 UNION ALL
--- Customer turns only, scored by VADER (udfs/sentiment.py), as in sql/sentiment.sql: the question
--- is how the customer feels; agents' and bots' turns are scripted politeness.
+-- Customer turns only, as in sql/sentiment.sql: the question is how the customer feels; agents' and
+-- bots' turns are scripted politeness. The text goes to the stream stage, which scores it with VADER
+-- (udfs/sentiment.py, the sentiment job's own scoring) as the row arrives: a vectorised UDF here
+-- would hold each turn for its batch and hand it to a Python worker and back first.
 SELECT 'message', customer_id, message_id, event_time,
        CAST(NULL AS STRING), CAST(NULL AS DOUBLE), CAST(NULL AS STRING),
-       conversation_id, vader_compound(text),
+       conversation_id, text,
        CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS MAP<STRING, STRING>),
        CAST(NULL AS STRING), CAST(NULL AS STRING),
        EXTRACT(EPOCH FROM LEAST(event_time, kafka_timestamp)) * 1000
@@ -122,7 +124,7 @@ UNION ALL
 -- Context about one customer (a delayed flight or order on their booking).
 SELECT 'context', customer_id, context_id, event_time,
        CAST(NULL AS STRING), CAST(NULL AS DOUBLE), CAST(NULL AS STRING),
-       CAST(NULL AS STRING), CAST(NULL AS DOUBLE),
+       CAST(NULL AS STRING), CAST(NULL AS STRING),
        context_type, severity, attributes,
        CAST(NULL AS STRING), CAST(NULL AS STRING),
        EXTRACT(EPOCH FROM LEAST(event_time, kafka_timestamp)) * 1000
@@ -131,14 +133,14 @@ FROM context_events
 WHERE customer_id IS NOT NULL
 UNION ALL
 -- Context about a route or an item, once per member (context_fanout_joined above).
-SELECT kind, customer_id, event_id, event_time, event_type, amount, segment, conversation_id, compound,
+SELECT kind, customer_id, event_id, event_time, event_type, amount, segment, conversation_id, text,
        context_type, severity, attributes, outcome, trigger_id, clock_ms
 FROM context_fanout
 UNION ALL
 -- What happened to earlier triggers: feedback for the cool-downs.
 SELECT 'outcome', customer_id, CONCAT(trigger_id, '/', outcome), event_time,
        CAST(NULL AS STRING), CAST(NULL AS DOUBLE), CAST(NULL AS STRING),
-       CAST(NULL AS STRING), CAST(NULL AS DOUBLE),
+       CAST(NULL AS STRING), CAST(NULL AS STRING),
        CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS MAP<STRING, STRING>),
        outcome, trigger_id,
        EXTRACT(EPOCH FROM LEAST(event_time, kafka_timestamp)) * 1000

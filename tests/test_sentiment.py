@@ -32,6 +32,20 @@ def test_udf_scores_like_vader_and_tolerates_empty_text() -> None:
     assert got[1] == vader.polarity_scores(texts[1])["compound"] < -0.5
     assert got[2] == got[3] == 0.0
     assert abs(got[4]) < 0.05
+    assert list(got) == [sentiment_udf.compound_score(t) for t in texts]  # one text at a time: the same
+
+
+def test_the_decisions_stage_scores_customer_turns_as_the_sentiment_job_does() -> None:
+    """The decisions job scores each customer turn in its stream stage (udfs/decisions_stage.py),
+    not with the sentiment job's vectorised UDF: the same score, and none for other kinds of row."""
+    import decisions_stage
+
+    text = "This is terrible and useless, I am furious. Awful service!"
+    row = dict.fromkeys(("customer_id", "event_id", "event_type", "amount", "segment", "conversation_id",
+                         "context_type", "severity", "attributes", "outcome", "trigger_id"))
+    turn = decisions_stage.to_event({**row, "kind": "message", "text": text}, 1_000)
+    assert turn.compound == sentiment_udf.compound_scores(pd.Series([text]))[0] < -0.5
+    assert decisions_stage.to_event({**row, "kind": "interaction", "text": None}, 1_000).compound is None
 
 
 @pytest.mark.slow

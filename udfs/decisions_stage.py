@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nba_rules import CustomerContext, Event, RuleSet, Trigger, decide, load_rules
+from sentiment import compound_score
 
 if TYPE_CHECKING:
     from cxstream.runtime import Pipeline
@@ -66,9 +67,12 @@ class StageState:
 
 
 def to_event(row: Any, event_ms: int) -> Event:
+    """A decision_inputs row as the rule engine's Event; a customer's turn is scored here (VADER),
+    in this stage's thread, the moment it arrives (sql/decisions_inputs.sql says why not in SQL)."""
     return Event(kind=row["kind"], customer_id=row["customer_id"], event_id=row["event_id"], event_ms=event_ms,
                  event_type=row["event_type"], amount=row["amount"], segment=row["segment"],
-                 conversation_id=row["conversation_id"], compound=row["compound"],
+                 conversation_id=row["conversation_id"],
+                 compound=compound_score(row["text"]) if row["kind"] == "message" else None,
                  context_type=row["context_type"], severity=row["severity"], attributes=row["attributes"],
                  outcome=row["outcome"], trigger_id=row["trigger_id"])
 
@@ -97,6 +101,7 @@ def _make_function(rules: RuleSet, watermark_delay_ms: int):  # noqa: ANN202 - a
         def open(self, runtime_context) -> None:  # noqa: ANN001
             self.state = runtime_context.get_state(ValueStateDescriptor("customer", Types.PICKLED_BYTE_ARRAY()))
             self.input_clock_ms = -END_OF_INPUT
+            compound_score("warm")  # VADER's lexicon loads now (~50 ms), not at the first customer turn
 
         def reached(self, timestamp: int, ctx) -> bool:  # noqa: ANN001
             """Whether the input's event time got to `timestamp`: always for a timer fired by a real

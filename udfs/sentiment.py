@@ -1,8 +1,10 @@
-"""VADER sentiment as a vectorised (pandas) Flink UDF.
+"""VADER sentiment: a vectorised (pandas) Flink UDF, and the same score for one text.
 
 VADER is a lexicon-and-rules model: its lexicon ships inside the vaderSentiment wheel, so nothing is
 downloaded at run time, and scoring is a few microseconds of Python per short message. The analyzer
 is built once per Python worker (loading the lexicon takes ~50 ms), not once per row or batch.
+The decisions job scores each customer turn as it arrives, in its stream stage
+(udfs/decisions_stage.py), with compound_score: the same function the UDF maps over a batch.
 """
 
 from __future__ import annotations
@@ -21,10 +23,14 @@ def _analyzer():  # noqa: ANN202 - vaderSentiment has no type hints
     return SentimentIntensityAnalyzer()
 
 
+def compound_score(text: str | None) -> float:
+    """VADER compound score in [-1, 1] of one text (0.0 for an empty or missing text)."""
+    return _analyzer().polarity_scores(text)["compound"] if isinstance(text, str) and text else 0.0
+
+
 def compound_scores(texts: pd.Series) -> pd.Series:
-    """VADER compound score in [-1, 1] for each text (0.0 for an empty or missing text)."""
-    analyzer = _analyzer()
-    return texts.map(lambda t: analyzer.polarity_scores(t)["compound"] if isinstance(t, str) and t else 0.0)
+    """compound_score of each text."""
+    return texts.map(compound_score)
 
 
 def register(t_env) -> None:  # noqa: ANN001 - a pyflink TableEnvironment
