@@ -30,6 +30,8 @@ Two phases per entry, over the same broker, connector, format and simulated traf
   (the watermark delay), while sampling ends --warmup + --seconds + 8 s after the first output
   (103 s by default). A longer phase samples them, and reports them apart, on the row
   `cx.nba.triggers (timers)`: the `cx.nba.triggers` row is always the triggers decided at an event.
+  Each trigger row has a twin, `… (emitted)`: the same triggers timed to their emit time, which the
+  decisions stage stamps as it decides; the difference is the sink, the broker and the reader.
 
 Results are printed as a table and written as JSON to bench/results/.
 """
@@ -271,6 +273,23 @@ def _sample_key(topic: str, record: dict) -> str:
     return topic + TIMER_SAMPLES if _decided_by_timer(record) else topic
 
 
+# Appended to a row's name for the same records timed to their emit time (a trigger's emit_time,
+# stamped by the decisions stage): the job's part alone, without the sink, the broker and the reader.
+EMITTED_SAMPLES = " (emitted)"
+
+
+def _samples_of(topic: str, record: dict, delay_ms: int, received_ms: int) -> list[tuple[str, float]]:
+    """The (row, latency) samples one record read gives: to the moment it was read and, for a
+    record that says when it was emitted, to that moment too."""
+    key, out = _sample_key(topic, record), []
+    if (read := _latency_of(record, delay_ms, received_ms)) is not None:
+        out.append((key, read))
+    if record.get("emit_time") is not None and (emitted := _latency_of(record, delay_ms, record["emit_time"])) \
+            is not None:
+        out.append((key + EMITTED_SAMPLES, emitted))
+    return out
+
+
 def _latency_of(record: dict, delay_ms: int, received_ms: int) -> float | None:
     """How long after the earliest moment it could exist the record was read (module docstring)."""
     if record.get("window_end") is not None:
@@ -348,9 +367,8 @@ def _read_latencies(bootstrap: str, profile: Profile, outputs: list[str], clock_
                 first_output.set()
             for m in msgs:
                 if m.record is not None and m.received_ms >= clock_start_ms.value:
-                    lat = _latency_of(m.record, delay_ms, m.received_ms)
-                    if lat is not None:
-                        samples[_sample_key(m.topic.removeprefix(prefix), m.record)].append(lat)
+                    for key, lat in _samples_of(m.topic.removeprefix(prefix), m.record, delay_ms, m.received_ms):
+                        samples[key].append(lat)
     results.put(dict(samples))
 
 

@@ -61,6 +61,11 @@ class JobSpec:
     # attribute and the watermarks that flow out of `view` passed on unchanged (SOURCE_WATERMARK()).
     # The round trip goes through a DataStream in Java only: no Python on the path.
     event_time_views: tuple[tuple[str, str, str], ...] = ()
+    # Where a pipeline with shared sources (Pipeline._shared) hands this job its inputs: in the
+    # sources' own tasks (True: no network hop, for a per-event latency target) or one hop away
+    # (False), so that a Python operator of this job that waits on its worker cannot hold up the
+    # sources every other job reads.
+    reads_at_source: bool = False
 
 
 @dataclass
@@ -287,6 +292,8 @@ class Pipeline:
         self._udf_modules: set[str] = set()
         # Read each input through one DataStream (see _shared): set when a job has stream stages.
         self.share_sources = False
+        # Shared inputs: table -> (its column list, the view in the sources' task, the one a hop away).
+        self._shared_inputs: dict[str, tuple[str, str, str]] = {}
         # Where this pipeline's sources send undecodable records (the analysts' catalog uses its own).
         self.source_dlq_topic = "cx.dlq"
 
@@ -322,13 +329,13 @@ class Pipeline:
         )
         cols = ", ".join(f"`{f.name}`" for f in c.fields)
         if self.share_sources:
-            checked = self._shared(checked, c)
+            checked, apart = self._shared(checked, c)
             cols = ", ".join(f"`rowtime` AS `{f.name}`" if f.name == c.event_time else f"`{f.name}`"
                              for f in c.fields)
-        self._execute_ddl(
-            f"CREATE TEMPORARY VIEW `{table}` AS\nSELECT {cols}, kafka_timestamp\n"
-            f"FROM `{checked}` WHERE dlq_reason IS NULL"
-        )
+            self._shared_inputs[table] = (cols, checked, apart)
+            self._create_valid_view(table, cols, apart)
+        else:
+            self._create_valid_view(table, cols, checked)
         if route_dlq:
             self._add_insert(_dlq_route_sql(c, self.job_name, checked))
         self._tables.add(table)
@@ -349,20 +356,56 @@ class Pipeline:
         self._execute_ddl(self.renderer.source(c, c.table, source))
         self._tables.add(c.table)
 
-    def _shared(self, checked: str, contract: contracts.Contract) -> str:
-        """The checked view as one DataStream, registered back as a view; returns the view's name.
+    def _create_valid_view(self, table: str, cols: str, checked: str) -> None:
+        self._execute_ddl(
+            f"CREATE TEMPORARY VIEW `{table}` AS\nSELECT {cols}, kafka_timestamp\n"
+            f"FROM `{checked}` WHERE dlq_reason IS NULL"
+        )
+
+    def _shared(self, checked: str, contract: contracts.Contract) -> tuple[str, str]:
+        """The checked view as one DataStream, registered back as two views: read in the source's
+        own task, and one network hop away. Returns both names.
 
         A table handed to a DataStream stage (to_data_stream) is translated on its own, with its own
         Kafka source: a job with a stream stage would read every input twice (and write every
         undecodable record to the DLQ twice). Converting each input once, here, and building the
         valid view and the DLQ route on that one stream gives every reader the same source. The
         event time travels as the stream's timestamp and watermarks (the `rowtime` column).
+
+        Why the hop: every reader's first operators are chained into the source's task, and a
+        Python operator among them (the sentiment and drift jobs' VADER UDF) holds that task at
+        every bundle while its worker answers, and with it every other job's reading. Across the
+        hop (a pointwise exchange: `rescale`, one to one at equal parallelism, order kept) they run
+        in a task of their own and the source goes on. JobSpec.reads_at_source picks the view.
         """
+        from pyflink.datastream import DataStream
+
         if not contract.event_time:
             raise ValueError(f"{contract.name}: a shared source needs an event-time field")
-        shared = f"{checked}_shared"
-        register_stream_view(self.t_env, self.t_env.to_data_stream(self.t_env.from_path(checked)), shared)
-        return shared
+        shared, apart = f"{checked}_shared", f"{checked}_apart"
+        stream = self.t_env.to_data_stream(self.t_env.from_path(checked))
+        register_stream_view(self.t_env, stream, shared)
+        register_stream_view(self.t_env, DataStream(stream._j_data_stream.rescale()), apart)
+        return shared, apart
+
+    @contextlib.contextmanager
+    def _inputs_read_at_source(self) -> Iterator[None]:
+        """While inside, each shared input's valid view reads the stream in its source's task.
+
+        The SQL files and stream stages of a job with reads_at_source run here. They keep reading
+        the same table names (`interactions`, ...): a statement binds a view when it is added (an
+        INSERT to the statement set, a view to the query that uses it), so re-pointing the names
+        for the time one job is added gives that job the direct path and leaves the others' alone.
+        """
+        for table, (cols, at_source, _) in self._shared_inputs.items():
+            self._execute_ddl(f"DROP TEMPORARY VIEW `{table}`")
+            self._create_valid_view(table, cols, at_source)
+        try:
+            yield
+        finally:
+            for table, (cols, _, apart) in self._shared_inputs.items():
+                self._execute_ddl(f"DROP TEMPORARY VIEW `{table}`")
+                self._create_valid_view(table, cols, apart)
 
     def _ensure_dlq(self) -> None:
         dlq = contracts.load("dlq_record")
@@ -420,12 +463,13 @@ class Pipeline:
                 self._tables.add(table)
         for module in spec.udf_modules:
             self.add_udfs(module)
-        for sql_file in spec.sql_before_stream:
-            self.add_sql_file(sql_file, spec.sql_instances, spec.event_time_views)
-        for module in spec.stream_modules:
-            import_udf_module(module).build(self)
-        for sql_file in spec.sql_files:
-            self.add_sql_file(sql_file, spec.sql_instances, spec.event_time_views)
+        with self._inputs_read_at_source() if spec.reads_at_source else contextlib.nullcontext():
+            for sql_file in spec.sql_before_stream:
+                self.add_sql_file(sql_file, spec.sql_instances, spec.event_time_views)
+            for module in spec.stream_modules:
+                import_udf_module(module).build(self)
+            for sql_file in spec.sql_files:
+                self.add_sql_file(sql_file, spec.sql_instances, spec.event_time_views)
 
     def explain(self) -> str:
         return self.statements.explain()

@@ -25,6 +25,8 @@ SPEC = JobSpec(
     # 7 days); its rows go on in event time through context_fanout.
     event_time_views=(("context_fanout_joined", "context_fanout", "event_time"),),
     stream_modules=("decisions_stage",),
+    # Per-event latency target: read the inputs in the sources' tasks, not a hop away (runtime._shared).
+    reads_at_source=True,
     sql_files=("decisions.sql",),
 )
 

@@ -75,6 +75,17 @@ def test_triggers_decided_by_a_timer_are_reported_apart_from_those_decided_at_th
     assert bench._sample_key("cx.signals", {"window_end": 100_000}) == "cx.signals"
 
 
+def test_a_trigger_is_also_timed_to_its_emit_time_to_separate_the_job_from_the_delivery() -> None:
+    trigger = {"event_time": 100_000, "emit_time": 100_080, "evidence": {"moment": "interaction"}}
+    assert bench._samples_of("cx.nba.triggers", trigger, 5000, received_ms=100_250) == [
+        ("cx.nba.triggers", 250), ("cx.nba.triggers (emitted)", 80)]
+    timer = {**trigger, "emit_time": 105_900, "evidence": {"moment": next(iter(bench.TIMER_MOMENTS))}}
+    assert bench._samples_of("cx.nba.triggers", timer, 5000, received_ms=106_000) == [
+        ("cx.nba.triggers (timers)", 1000), ("cx.nba.triggers (timers) (emitted)", 900)]
+    assert bench._samples_of("cx.signals", {"window_end": 100_000}, 5000, received_ms=105_400) == [
+        ("cx.signals", 400)]
+
+
 def test_only_narrows_the_suite_to_the_jobs_that_run_together_and_refuses_unknown_names() -> None:
     """`bench suite --only` was silently ignored: the whole suite ran whatever it named."""
     baseline, suite = bench._entries("suite", "decisions,sentiment")

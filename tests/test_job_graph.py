@@ -69,3 +69,25 @@ def test_only_the_path_into_the_decisions_stage_flushes_its_buffers_every_10_ms(
     assert {int(t.getBufferTimeout()) for t in upstream} == {flush_ms}
     sources = [str(t.getName()) for t in upstream if not t.getInputs()]
     assert any("interactions" in s for s in sources) and any("messages" in s for s in sources), sources
+
+
+def test_python_operators_run_apart_from_the_shared_sources_and_the_decisions_read_at_them(
+        suite_ddl_and_pipeline) -> None:
+    """A Python operator chained into a shared source's task held that task at every bundle, and
+    with it the decisions' input (runtime.Pipeline._shared): the other jobs now read one hop away.
+    Read from the job graph Flink would run: a task's name lists the operators chained in it."""
+    _, pipeline = suite_ddl_and_pipeline
+    pipeline.statements._j_statement_set.attachAsDataStream()  # the INSERTs join the DataStream parts
+    env = pipeline.t_env._j_tenv.execEnv()
+    job_graph = env.getStreamGraph(False).getJobGraph()
+    tasks = [str(v.getName()) for v in job_graph.getVerticesSortedTopologicallyFromSources()]
+    inputs = [t for t in tasks if t.startswith("Source:") and ".cx.events." in t]
+    assert len(inputs) == 4, tasks
+    assert not [t for t in inputs if "Python" in t], inputs
+    assert any("PythonCalc" in t and not t.startswith("Source:") for t in tasks), tasks  # VADER, a hop away
+    # The decisions' path from each input to its stage: no hop (a rescale) before the keyBy.
+    by_name = {str(t.getName()): t for t in env.getTransformations()}
+    decide = by_name["nba-decide"]
+    partitioners = {str(t.getPartitioner()) for t in decide.getTransitivePredecessors()
+                    if t.getClass().getSimpleName() == "PartitionTransformation"}
+    assert partitioners and not {p for p in partitioners if "RESCALE" in p}, partitioners
