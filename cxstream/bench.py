@@ -114,9 +114,9 @@ class Entry:
     latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)  # output topic -> percentiles
     python_profile: list[dict] = field(default_factory=list)  # py-spy summaries of the Python workers
     task_time: list[dict] = field(default_factory=list)  # throughput phase: ms/s busy, back-pressured, idle per task
-    # The same while the latency phase samples, with each task's seconds spent mostly back-pressured:
-    # a task that stalls (a Python window firing) holds back every task upstream of it, whose
-    # records then wait, and a stall that reaches a source shared by all jobs delays them all.
+    # The same while the latency phase samples, with each task's back-pressured seconds and longest
+    # back-pressured stretch: a task that stalls (a Python window firing) holds back every task
+    # upstream of it, whose records then wait, and a stall that reaches a shared source delays all jobs.
     latency_task_time: list[dict] = field(default_factory=list)
     # Latency phase, while sampling: the machine's busy share, and cores used by the broker, the
     # Flink job (this process's tree: JVM, Python workers), the latency reader and the simulator.
@@ -203,11 +203,12 @@ def _throughput(entry: Entry, bootstrap: str, fmt: str, n: int, conf: dict[str, 
 
 
 class _TaskTimeSampler(threading.Thread):
-    """Scrapes each task's busy / back-pressured / idle ms per second while a job runs.
+    """Scrapes each task's busy / back-pressured / idle time while a job runs.
 
-    Flink's own account of where the throughput phase's time went: the busiest task downstream of
-    back-pressured ones is what limits the job. Samples taken while a task reports nothing at all
-    (before it starts, after it finishes) are left out of its mean.
+    Flink's own account of where a phase's time went: in the throughput phase, the busiest task
+    downstream of back-pressured ones is what limits the job; in the latency phase, a task that was
+    back-pressured held up the records of every task upstream of it. Samples taken while a task
+    reports no time at all (before it starts, after it finishes) are left out of its mean.
     """
 
     def __init__(self, pipeline, job_id: str, every_s: float = 1.0) -> None:  # noqa: ANN001 - a runtime.Pipeline
@@ -231,20 +232,24 @@ class _TaskTimeSampler(threading.Thread):
             except metrics.NOT_THE_REPORTER:
                 continue
             for task, times in metrics.task_time(samples, self.job_id).items():
-                if sum(times.values()) > 0:
+                if times.get("busy", 0) + times.get("backpressured", 0) + times.get("idle", 0) > 0:
                     self.readings[task].append(times)
 
     def stop(self) -> list[dict]:
-        """Per task, the mean of each time over the run and the seconds it was mostly (over half of
-        the second) back-pressured; busiest first."""
+        """Per task, the mean of each time over the run (Flink's per-second gauges are themselves
+        averages over a minute), the seconds it was back-pressured between the first and the last
+        scrape (from the counter), and its longest single back-pressured stretch; busiest first."""
         self._stop_event.set()
         self.join(10)
         rows = []
         for task, readings in self.readings.items():
             mean = {k: float(np.mean([r.get(k, 0.0) for r in readings])) for k in ("busy", "backpressured", "idle")}
+            total = [r["backpressured_total_ms"] for r in readings if "backpressured_total_ms" in r]
+            longest = [max(r.get("longest_soft_backpressure_ms", 0.0), r.get("longest_hard_backpressure_ms", 0.0))
+                       for r in readings]
             rows.append({"task": task, **{f"{k}_ms_per_s": v for k, v in mean.items()},
-                         "backpressured_s": sum(1 for r in readings if r.get("backpressured", 0.0) > 500),
-                         "samples": len(readings)})
+                         "backpressured_s": (total[-1] - total[0]) / 1000 if total else 0.0,
+                         "longest_backpressure_ms": max(longest, default=0.0), "samples": len(readings)})
         return sorted(rows, key=lambda r: -r["busy_ms_per_s"])
 
 
@@ -336,16 +341,40 @@ class LatencySampler:
     def start_clock(self) -> None:
         self._clock_start_ms.value = int(time.time() * 1000)
 
+    def wait_for_first_output(self, timeout_s: float) -> bool:
+        """Whether a record appeared on an output within timeout_s; raises if the reader died."""
+        deadline = time.monotonic() + timeout_s
+        while not self.first_output.wait(1):
+            self._check_alive()
+            if time.monotonic() > deadline:
+                return False
+        return True
+
+    def _check_alive(self) -> None:
+        if not self._process.is_alive():
+            raise RuntimeError(f"the latency reader (pid {self.pid}) ended with exit code "
+                               f"{self._process.exitcode}; its error is printed above")
+
+    def close(self) -> None:
+        """Ends the reading process if stop() did not (an error in the phase)."""
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(5)
+
     def stop(self) -> dict[str, dict[str, float]]:
         """Per output topic: p50, p95, p99, max and the number of samples."""
         self._stop_event.set()
-        try:
-            samples: dict[str, list[float]] = self._results.get(timeout=60)
-        except queue.Empty:
-            raise RuntimeError(f"the latency reader (pid {self.pid}) did not report; exit code "
-                               f"{self._process.exitcode}") from None
-        finally:
-            self._process.join(10)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                samples: dict[str, list[float]] = self._results.get(timeout=1)
+                break
+            except queue.Empty:
+                if time.monotonic() > deadline:
+                    self.close()
+                    raise RuntimeError(f"the latency reader (pid {self.pid}) did not report in 60 s") from None
+                self._check_alive()
+        self._process.join(10)
         out = {}
         for topic, values in samples.items():
             arr = np.array(values)
@@ -357,11 +386,14 @@ class LatencySampler:
 def _read_latencies(bootstrap: str, profile: Profile, outputs: list[str], clock_start_ms,  # noqa: ANN001
                     stop_event, first_output, results) -> None:  # noqa: ANN001 - multiprocessing types
     """LatencySampler's reading process: polls until stopped, then sends every kept sample back."""
+    import multiprocessing
+
     prefix, delay_ms = profile.topic_prefix, profile.watermark_delay_s * 1000
     samples: dict[str, list[float]] = defaultdict(list)
+    parent = multiprocessing.parent_process()  # a bench killed outright cannot stop us: we stop with it
     with TopicReader(bootstrap, [profile.topic(t) for t in outputs], value_format=profile.value_format,
                      topic_prefix=prefix) as reader:
-        while not stop_event.is_set():
+        while not stop_event.is_set() and (parent is None or parent.is_alive()):
             msgs = reader.poll(100)
             if msgs and not first_output.is_set():
                 first_output.set()
@@ -412,41 +444,47 @@ def _latency(entry: Entry, bootstrap: str, fmt: str, rate: int, seconds: float, 
     client = pipeline.execute().get_job_client()
     sampler = LatencySampler(bootstrap, profile, _output_topics(entry.jobs))
     sampler.start()
-    time.sleep(5)  # let the job's sources come up before the load starts
-    # The simulator runs until it is stopped below: how long the job takes to start is not known.
-    sim = start_simulator(bootstrap, profile, rate, FIRST_OUTPUT_TIMEOUT_S + warmup + seconds)
-    load_started = time.monotonic()
-    if sampler.first_output.wait(FIRST_OUTPUT_TIMEOUT_S):
-        _log(f"{entry.name}: first output {time.monotonic() - load_started:.0f}s into the load; "
-             f"sampling starts {warmup:.0f}s later")
-    else:
-        _log(f"{entry.name}: no output within {FIRST_OUTPUT_TIMEOUT_S}s of load; sampling anyway")
-    time.sleep(warmup)
-    sampler.start_clock()
-    task_time = _TaskTimeSampler(pipeline, str(client.get_job_id()))
-    task_time.start()
-    sampling = []
-    if py_spy:
-        from cxstream import pyspy
+    sim = None
+    try:
+        time.sleep(5)  # let the job's sources come up before the load starts
+        # The simulator runs until it is stopped below: how long the job takes to start is not known.
+        sim = start_simulator(bootstrap, profile, rate, FIRST_OUTPUT_TIMEOUT_S + warmup + seconds)
+        load_started = time.monotonic()
+        if sampler.wait_for_first_output(FIRST_OUTPUT_TIMEOUT_S):
+            _log(f"{entry.name}: first output {time.monotonic() - load_started:.0f}s into the load; "
+                 f"sampling starts {warmup:.0f}s later")
+        else:
+            _log(f"{entry.name}: no output within {FIRST_OUTPUT_TIMEOUT_S}s of load; sampling anyway")
+        time.sleep(warmup)
+        sampler.start_clock()
+        task_time = _TaskTimeSampler(pipeline, str(client.get_job_id()))
+        task_time.start()
+        sampling = []
+        if py_spy:
+            from cxstream import pyspy
 
-        workers = pyspy.python_workers(os.getpid(), in_this_process=python_workers_run_here(pipeline.t_env))
-        _log(f"py-spy: sampling {len(workers)} Python worker(s) for {seconds / 2:.0f}s")
-        sampling = pyspy.start(workers, seconds / 2, BENCH_RESULTS_DIR / f"pyspy-{entry.name}-{os.getpid()}")
-    cpu_before = cpu_usage.snapshot()
-    time.sleep(max(seconds - 2, 1))  # the CPU is read while the simulator still runs
-    _record_cpu(entry, cpu_before, sim.proc, sampler.pid, [spy.pid for _, _, spy in sampling])
-    entry.offered_rate = rate
-    entry.achieved_rate = finish_simulator(sim, min(seconds, 2))  # then it is stopped
-    if sampling:
-        from cxstream import pyspy
+            workers = pyspy.python_workers(os.getpid(), in_this_process=python_workers_run_here(pipeline.t_env))
+            _log(f"py-spy: sampling {len(workers)} Python worker(s) for {seconds / 2:.0f}s")
+            sampling = pyspy.start(workers, seconds / 2, BENCH_RESULTS_DIR / f"pyspy-{entry.name}-{os.getpid()}")
+        cpu_before = cpu_usage.snapshot()
+        time.sleep(max(seconds - 2, 1))  # the CPU is read while the simulator still runs
+        _record_cpu(entry, cpu_before, sim.proc, sampler.pid, [spy.pid for _, _, spy in sampling])
+        entry.offered_rate = rate
+        entry.achieved_rate = finish_simulator(sim, min(seconds, 2))  # then it is stopped
+        entry.latency_task_time = task_time.stop()  # under load only
+        if sampling:
+            from cxstream import pyspy
 
-        profiles = pyspy.collect(sampling)
-        pyspy.print_profiles(profiles)
-        entry.python_profile = [asdict(p) for p in profiles]
-    time.sleep(8)  # the last windows close 5 s after the last event
-    entry.latency_ms = sampler.stop()
-    entry.latency_task_time = task_time.stop()
-    client.cancel().result()
+            profiles = pyspy.collect(sampling)
+            pyspy.print_profiles(profiles)
+            entry.python_profile = [asdict(p) for p in profiles]
+        time.sleep(8)  # the last windows close 5 s after the last event
+        entry.latency_ms = sampler.stop()
+    finally:  # also on an error or Ctrl-C: nothing of the phase keeps running
+        sampler.close()
+        if sim is not None and sim.proc.poll() is None:
+            os.killpg(sim.proc.pid, signal.SIGKILL)
+        client.cancel().result()
 
 
 def _record_cpu(entry: Entry, before: cpu_usage.CpuSnapshot, sim: subprocess.Popen[bytes],
@@ -508,21 +546,23 @@ def _only(names: list[str], only: str | None) -> list[str]:
 def _print_task_time(entries: list[Entry], width: int = 90, busiest: int = 5) -> None:
     """Where each phase's time went, by Flink's task metrics: in the throughput phase every task
     (the bottleneck is near the top); in the latency phase the busiest few and every task that was
-    mostly back-pressured for a second or more (what held the records up)."""
+    back-pressured for a second or more in all, or for 200 ms at a stretch (what held records up)."""
     for e in entries:
         phases = [("throughput", e.task_time),
                   ("latency", [row for i, row in enumerate(e.latency_task_time)
-                               if i < busiest or row.get("backpressured_s", 0) > 0])]
+                               if i < busiest or row.get("backpressured_s", 0) >= 1
+                               or row.get("longest_backpressure_ms", 0) >= 200])]
         for phase, rows in phases:
             if not rows:
                 continue
-            print(f"\n{e.name}: task time in the {phase} phase (mean ms per second; s: seconds mostly "
-                  f"back-pressured)")
-            print(f"  {'busy':>6} {'backpr.':>7} {'idle':>6} {'s':>4}  task")
+            print(f"\n{e.name}: task time in the {phase} phase (mean ms per second; bp s: seconds "
+                  f"back-pressured in all, longest: its longest back-pressured stretch)")
+            print(f"  {'busy':>6} {'backpr.':>7} {'idle':>6} {'bp s':>6} {'longest':>8}  task")
             for row in rows:
                 task = row["task"] if len(row["task"]) <= width else row["task"][:width - 1] + "…"
                 print(f"  {row['busy_ms_per_s']:>6.0f} {row['backpressured_ms_per_s']:>7.0f} "
-                      f"{row['idle_ms_per_s']:>6.0f} {row.get('backpressured_s', 0):>4}  {task}")
+                      f"{row['idle_ms_per_s']:>6.0f} {row.get('backpressured_s', 0):>6.1f} "
+                      f"{row.get('longest_backpressure_ms', 0):>6.0f}ms  {task}")
 
 
 def _print_table(entries: list[Entry]) -> None:

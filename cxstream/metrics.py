@@ -179,12 +179,19 @@ class SnapshotWriter:
         return snap
 
 
+# Flink's task time gauges. The ...MsPerSecond ones are moving averages (over the last minute in
+# Flink 2.3's TimerGauge), good for a run's mean; accumulateBackPressuredTimeMs counts every
+# back-pressured millisecond since the task started, and the max...BackPressureTimeMs gauges give
+# the longest single back-pressured stretch of their last update period: what a stall looks like.
 TASK_TIME_METRICS = {"busy": "busyTimeMsPerSecond", "backpressured": "backPressuredTimeMsPerSecond",
-                     "idle": "idleTimeMsPerSecond"}
+                     "idle": "idleTimeMsPerSecond", "backpressured_total_ms": "accumulateBackPressuredTimeMs",
+                     "longest_soft_backpressure_ms": "maxSoftBackPressureTimeMs",
+                     "longest_hard_backpressure_ms": "maxHardBackPressureTimeMs"}
 
 
 def task_time(samples: list[Sample], job_id: str | None = None) -> dict[str, dict[str, float]]:
-    """Per task (a chain of operators) of the job: ms per second busy, back-pressured and idle.
+    """Per task (a chain of operators) of the job: ms per second busy, back-pressured and idle,
+    and the back-pressure counters of TASK_TIME_METRICS.
 
     Flink's own reading of where a job's time goes: the busiest task whose upstream tasks are
     back-pressured is the bottleneck. Subtasks are averaged (the suite runs at parallelism 1).

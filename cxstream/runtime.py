@@ -292,8 +292,13 @@ class Pipeline:
         self._udf_modules: set[str] = set()
         # Read each input through one DataStream (see _shared): set when a job has stream stages.
         self.share_sources = False
-        # Shared inputs: table -> (its column list, the view in the sources' task, the one a hop away).
+        # Whether jobs without reads_at_source read the shared inputs one hop away (see _shared):
+        # set when such a job shares the pipeline with one that reads at the source.
+        self.hop_for_others = False
+        # Inputs read through a hop: table -> (its column list, the view in the sources' task, the
+        # one a hop away), and the shared streams themselves.
         self._shared_inputs: dict[str, tuple[str, str, str]] = {}
+        self._shared_streams: list[DataStream] = []
         # Where this pipeline's sources send undecodable records (the analysts' catalog uses its own).
         self.source_dlq_topic = "cx.dlq"
 
@@ -332,8 +337,9 @@ class Pipeline:
             checked, apart = self._shared(checked, c)
             cols = ", ".join(f"`rowtime` AS `{f.name}`" if f.name == c.event_time else f"`{f.name}`"
                              for f in c.fields)
-            self._shared_inputs[table] = (cols, checked, apart)
-            self._create_valid_view(table, cols, apart)
+            if apart is not None:
+                self._shared_inputs[table] = (cols, checked, apart)
+            self._create_valid_view(table, cols, apart or checked)
         else:
             self._create_valid_view(table, cols, checked)
         if route_dlq:
@@ -362,9 +368,10 @@ class Pipeline:
             f"FROM `{checked}` WHERE dlq_reason IS NULL"
         )
 
-    def _shared(self, checked: str, contract: contracts.Contract) -> tuple[str, str]:
-        """The checked view as one DataStream, registered back as two views: read in the source's
-        own task, and one network hop away. Returns both names.
+    def _shared(self, checked: str, contract: contracts.Contract) -> tuple[str, str | None]:
+        """The checked view as one DataStream, registered back as a view read in the source's own
+        task and, with hop_for_others, as one read a network hop away. Returns both names (None for
+        the second without a hop).
 
         A table handed to a DataStream stage (to_data_stream) is translated on its own, with its own
         Kafka source: a job with a stream stage would read every input twice (and write every
@@ -375,8 +382,9 @@ class Pipeline:
         Why the hop: every reader's first operators are chained into the source's task, and a
         Python operator among them (the sentiment and drift jobs' VADER UDF) holds that task at
         every bundle while its worker answers, and with it every other job's reading. Across the
-        hop (a pointwise exchange: `rescale`, one to one at equal parallelism, order kept) they run
-        in a task of their own and the source goes on. JobSpec.reads_at_source picks the view.
+        hop (a pointwise exchange: `rescale`; at equal parallelism one to one, order kept) they run
+        in a task of their own, and the hop's network buffers absorb their waits (a longer stall
+        still reaches the source once the buffers are full). JobSpec.reads_at_source picks the view.
         """
         from pyflink.datastream import DataStream
 
@@ -385,7 +393,10 @@ class Pipeline:
         shared, apart = f"{checked}_shared", f"{checked}_apart"
         stream = self.t_env.to_data_stream(self.t_env.from_path(checked))
         register_stream_view(self.t_env, stream, shared)
+        if not self.hop_for_others:
+            return shared, None
         register_stream_view(self.t_env, DataStream(stream._j_data_stream.rescale()), apart)
+        self._shared_streams.append(stream)
         return shared, apart
 
     @contextlib.contextmanager
@@ -397,15 +408,20 @@ class Pipeline:
         INSERT to the statement set, a view to the query that uses it), so re-pointing the names
         for the time one job is added gives that job the direct path and leaves the others' alone.
         """
-        for table, (cols, at_source, _) in self._shared_inputs.items():
-            self._execute_ddl(f"DROP TEMPORARY VIEW `{table}`")
-            self._create_valid_view(table, cols, at_source)
         try:
+            for table, (cols, at_source, _) in self._shared_inputs.items():
+                self._execute_ddl(f"DROP TEMPORARY VIEW `{table}`")
+                self._create_valid_view(table, cols, at_source)
             yield
         finally:
             for table, (cols, _, apart) in self._shared_inputs.items():
-                self._execute_ddl(f"DROP TEMPORARY VIEW `{table}`")
+                self._execute_ddl(f"DROP TEMPORARY VIEW IF EXISTS `{table}`")
                 self._create_valid_view(table, cols, apart)
+        # A latency-critical stage flushes everything upstream of it often (flush_upstream_every),
+        # the shared streams too; their only network edges are the hops to the other jobs, which
+        # keep the job's default.
+        for stream in self._shared_streams:
+            stream._j_data_stream.getTransformation().setBufferTimeout(-1)
 
     def _ensure_dlq(self) -> None:
         dlq = contracts.load("dlq_record")
@@ -500,6 +516,7 @@ def build(specs: list[JobSpec], profile: Profile, opts: RunOptions, job_name: st
     t_env = create_table_env(flink_config(profile, opts, name))
     pipeline = Pipeline(t_env, profile, opts, name)
     pipeline.share_sources = any(spec.stream_modules for spec in specs)
+    pipeline.hop_for_others = pipeline.share_sources and len(specs) > 1 and any(s.reads_at_source for s in specs)
     for spec in specs:
         pipeline.add_spec(spec)
     return pipeline

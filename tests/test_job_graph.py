@@ -65,8 +65,12 @@ def test_only_the_path_into_the_decisions_stage_flushes_its_buffers_every_10_ms(
     decide = by_name["nba-decide"]
     upstream = [t for t in decide.getTransitivePredecessors() if t.getId() != decide.getId()]
     assert upstream, "the decisions stage has no inputs?"
-    # -1 is "the job's default" (100 ms): that is what every one of these had before.
-    assert {int(t.getBufferTimeout()) for t in upstream} == {flush_ms}
+    # -1 is "the job's default" (100 ms): that is what every one of these had before. The shared
+    # input streams keep it: their only network edges are the other jobs' hops (runtime._shared).
+    shared = {s._j_data_stream.getTransformation().getId() for s in pipeline._shared_streams}
+    assert len([t for t in upstream if t.getId() in shared]) == 4  # interactions, messages, context, outcomes
+    assert {int(t.getBufferTimeout()) for t in upstream if t.getId() not in shared} == {flush_ms}
+    assert {int(t.getBufferTimeout()) for t in upstream if t.getId() in shared} == {-1}
     sources = [str(t.getName()) for t in upstream if not t.getInputs()]
     assert any("interactions" in s for s in sources) and any("messages" in s for s in sources), sources
 
@@ -91,3 +95,16 @@ def test_python_operators_run_apart_from_the_shared_sources_and_the_decisions_re
     partitioners = {str(t.getPartitioner()) for t in decide.getTransitivePredecessors()
                     if t.getClass().getSimpleName() == "PartitionTransformation"}
     assert partitioners and not {p for p in partitioners if "RESCALE" in p}, partitioners
+    # ... and the hops ship their buffers at the job's default, not the decisions' 10 ms.
+    stream_graph = env.getStreamGraph(False)
+    hops = [e for n in stream_graph.getStreamNodes().toArray() for e in n.getOutEdges()
+            if "RESCALE" in str(e.getPartitioner())]
+    assert 0 < len(hops) <= len(pipeline._shared_streams) and {int(e.getBufferTimeout()) for e in hops} == {100}, hops
+
+
+def test_a_pipeline_without_a_job_that_reads_at_the_source_has_no_hops() -> None:
+    """The hop protects the decisions' input; without the decisions beside them (the alerts job
+    submitted on its own, say) the other jobs read their inputs as before."""
+    pipeline = build([load_spec("alerts")], make_profile("local", "127.0.0.1:1", "avro", "graph."),
+                     RunOptions(checkpoint_interval=None))
+    assert pipeline.share_sources and not pipeline.hop_for_others and not pipeline._shared_streams

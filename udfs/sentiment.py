@@ -10,8 +10,10 @@ The decisions job scores each customer turn as it arrives, in its stream stage
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # not imported at run time: the decisions stage's THREAD-mode interpreter needs no pandas
+    import pandas as pd
 
 NEGATIVE = -0.05  # VADER's own convention: compound <= -0.05 is negative, >= 0.05 positive
 
