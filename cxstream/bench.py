@@ -401,7 +401,10 @@ def _read_latencies(bootstrap: str, profile: Profile, outputs: list[str], clock_
                 if m.record is not None and m.received_ms >= clock_start_ms.value:
                     for key, lat in _samples_of(m.topic.removeprefix(prefix), m.record, delay_ms, m.received_ms):
                         samples[key].append(lat)
-    results.put(dict(samples))
+    if stop_event.is_set():
+        results.put(dict(samples))
+    else:  # the bench is gone: nobody will read the queue, so do not wait at exit to flush it
+        results.cancel_join_thread()
 
 
 @dataclass
@@ -443,9 +446,9 @@ def _latency(entry: Entry, bootstrap: str, fmt: str, rate: int, seconds: float, 
                      job_name=f"bench-{entry.name}-latency")
     client = pipeline.execute().get_job_client()
     sampler = LatencySampler(bootstrap, profile, _output_topics(entry.jobs))
-    sampler.start()
     sim = None
     try:
+        sampler.start()
         time.sleep(5)  # let the job's sources come up before the load starts
         # The simulator runs until it is stopped below: how long the job takes to start is not known.
         sim = start_simulator(bootstrap, profile, rate, FIRST_OUTPUT_TIMEOUT_S + warmup + seconds)
@@ -481,10 +484,23 @@ def _latency(entry: Entry, bootstrap: str, fmt: str, rate: int, seconds: float, 
         time.sleep(8)  # the last windows close 5 s after the last event
         entry.latency_ms = sampler.stop()
     finally:  # also on an error or Ctrl-C: nothing of the phase keeps running
-        sampler.close()
-        if sim is not None and sim.proc.poll() is None:
-            os.killpg(sim.proc.pid, signal.SIGKILL)
-        client.cancel().result()
+        _end_phase(sampler, sim, client)
+
+
+def _end_phase(sampler: LatencySampler, sim: SimulatorRun | None, client) -> None:  # noqa: ANN001 - a JobClient
+    """Stops what a latency phase started, each step on its own: one that fails (a job that has
+    already failed cannot be cancelled) is logged, and neither stops the others nor hides the error
+    that ended the phase."""
+    steps = [("latency reader", sampler.close), ("job", lambda: client.cancel().result())]
+    if sim is not None and sim.proc.poll() is None:
+        steps.insert(0, ("simulator", lambda: (os.killpg(sim.proc.pid, signal.SIGKILL), sim.proc.wait(10))))
+    for what, step in steps:
+        try:
+            step()
+        except Exception as exc:  # noqa: BLE001 - reported, and the rest still runs
+            _log(f"stopping the {what}: {type(exc).__name__}: {exc}")
+    if sim is not None and not sim.output.closed:
+        sim.output.close()
 
 
 def _record_cpu(entry: Entry, before: cpu_usage.CpuSnapshot, sim: subprocess.Popen[bytes],

@@ -419,7 +419,8 @@ class Pipeline:
                 self._create_valid_view(table, cols, apart)
         # A latency-critical stage flushes everything upstream of it often (flush_upstream_every),
         # the shared streams too; their only network edges are the hops to the other jobs, which
-        # keep the job's default.
+        # keep the job's default. (With operator chaining off, the edge from a shared stream into
+        # the stage's own path would be a network edge too, and would then ship at the default.)
         for stream in self._shared_streams:
             stream._j_data_stream.getTransformation().setBufferTimeout(-1)
 
