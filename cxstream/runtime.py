@@ -417,10 +417,12 @@ class Pipeline:
             for table, (cols, _, apart) in self._shared_inputs.items():
                 self._execute_ddl(f"DROP TEMPORARY VIEW IF EXISTS `{table}`")
                 self._create_valid_view(table, cols, apart)
-        # A latency-critical stage flushes everything upstream of it often (flush_upstream_every),
-        # the shared streams too; their only network edges are the hops to the other jobs, which
-        # keep the job's default. (With operator chaining off, the edge from a shared stream into
-        # the stage's own path would be a network edge too, and would then ship at the default.)
+
+    def _hops_at_default_buffer_timeout(self) -> None:
+        """A latency-critical stage flushes everything upstream of it often (flush_upstream_every),
+        the shared streams too; their only network edges are the hops to the other jobs, which keep
+        the job's default. (With operator chaining off, the edge from a shared stream into the
+        stage's own path would be a network edge too, and would then ship at the default.)"""
         for stream in self._shared_streams:
             stream._j_data_stream.getTransformation().setBufferTimeout(-1)
 
@@ -487,6 +489,8 @@ class Pipeline:
                 import_udf_module(module).build(self)
             for sql_file in spec.sql_files:
                 self.add_sql_file(sql_file, spec.sql_instances, spec.event_time_views)
+        if spec.reads_at_source:
+            self._hops_at_default_buffer_timeout()
 
     def explain(self) -> str:
         return self.statements.explain()
